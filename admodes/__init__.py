@@ -1,0 +1,14 @@
+"""admodes: forward- and reverse-mode automatic differentiation over one op registry."""
+
+from . import numpy_api as _numpy_api  # noqa: F401  (attaches numpy support to tracers)
+from .api import grad, hessian, hvp, jacfwd, jacrev, jvp, value_and_grad, vjp
+from .core import OpCount, count_ops
+from .registry import OPS, ops_table
+from .tree import tree_flatten, tree_map, tree_unflatten
+
+__version__ = "0.1.0"
+
+__all__ = [
+    "jvp", "vjp", "grad", "value_and_grad", "jacfwd", "jacrev", "hessian", "hvp",
+    "count_ops", "OpCount", "OPS", "ops_table", "tree_flatten", "tree_unflatten", "tree_map",
+]

@@ -1,0 +1,413 @@
+"""The public transformations, with JAX's names and return orders.
+
+``jvp`` and ``jacfwd`` run the forward engine; ``vjp``, ``grad``, ``value_and_grad`` and
+``jacrev`` the reverse engine; ``hessian`` and ``hvp`` run forward over reverse. Arguments
+and results may be pytrees (nested tuples, lists and dicts of floats and arrays).
+"""
+
+from __future__ import annotations
+
+from typing import Any, Callable, Sequence
+
+import numpy as np
+
+from .core import concrete, counting, note, note_tape, result_dtype
+from .forward import Dual, ForwardTrace
+from .reverse import Tape, Var
+from .tree import TreeDef, tree_flatten, tree_unflatten
+
+# -- checking what users pass ---------------------------------------------------------
+
+
+def _check_input(x: Any, what: str) -> Any:
+    """A differentiable input must be a real float scalar or array."""
+    c = concrete(x)
+    if isinstance(c, (bool, np.bool_)) or (isinstance(c, np.ndarray) and c.dtype == bool):
+        raise TypeError(f"{what} is boolean ({_describe(c)}); derivatives need float "
+                        f"inputs: pass floats, e.g. x.astype(float)")
+    if isinstance(c, (int, np.integer)) or (
+            isinstance(c, np.ndarray) and np.issubdtype(c.dtype, np.integer)):
+        raise TypeError(f"{what} is an integer ({_describe(c)}); derivatives need float "
+                        f"inputs: pass floats, e.g. 3.0 instead of 3 or x.astype(float)")
+    if isinstance(c, float):
+        return x
+    if isinstance(c, (np.ndarray, np.generic)) and c.dtype.kind == "f":
+        return x
+    if isinstance(c, (complex, np.complexfloating)) or (
+            isinstance(c, np.ndarray) and c.dtype.kind == "c"):
+        raise TypeError(f"{what} is complex ({_describe(c)}); admodes differentiates real "
+                        f"float inputs only")
+    raise TypeError(f"{what} has type {_describe(c)}; expected a float or a float numpy "
+                    f"array (or a tuple/list/dict of them)")
+
+
+def _describe(c: Any) -> str:
+    if isinstance(c, np.ndarray):
+        return f"array of dtype {c.dtype} and shape {c.shape}"
+    return f"{type(c).__name__} {c!r}" if not isinstance(c, str) else f"str {c!r}"
+
+
+def _check_like(t: Any, p: Any, what: str, batch: tuple[int, ...] = ()) -> Any:
+    """A tangent or cotangent must match its primal's shape and dtype exactly."""
+    if isinstance(t, (str, bytes)) or t is None:
+        raise TypeError(f"{what} has type {type(t).__name__}; expected an array of shape "
+                        f"{batch + np.shape(p)} and dtype {result_dtype(p)}")
+    expected = batch + np.shape(p)
+    if np.shape(t) != expected:
+        raise ValueError(f"{what} has shape {np.shape(t)}, expected {expected} (the shape "
+                         f"of its primal); tangents and cotangents are never broadcast")
+    pdt = result_dtype(p)
+    c = concrete(t)
+    if isinstance(c, (float, int)) and not isinstance(c, bool):
+        return t if isinstance(concrete(p), float) else np.asarray(t, dtype=pdt)
+    tdt = result_dtype(t)
+    if tdt != pdt:
+        raise TypeError(f"{what} has dtype {tdt}, expected {pdt} (the dtype of its primal)")
+    return t
+
+
+def _check_structure(given: TreeDef, expected: TreeDef, what: str) -> None:
+    if given != expected:
+        raise TypeError(f"{what} has structure {given!r}, expected {expected!r}")
+
+
+def _argnums(argnums: int | Sequence[int], nargs: int) -> tuple[int, ...]:
+    nums = (argnums,) if isinstance(argnums, int) else tuple(argnums)
+    if not nums:
+        raise ValueError("argnums is empty: name at least one argument to differentiate")
+    for i in nums:
+        if not isinstance(i, int) or not -nargs <= i < nargs:
+            raise ValueError(f"argnums={argnums!r} is out of range for a function called "
+                             f"with {nargs} positional argument(s)")
+    return tuple(i % nargs for i in nums)
+
+
+def _zeros(like: Any, batch: tuple[int, ...] = ()) -> np.ndarray:
+    dt = result_dtype(like)
+    return np.zeros(batch + np.shape(like), dtype=dt if dt.kind == "f" else np.float64)
+
+
+def _partial_args(fun: Callable, args: tuple, nums: tuple[int, ...], kwargs: dict):
+    """``fun`` as a function of the flattened leaves of the arguments in ``nums``."""
+    diff = tuple(args[i] for i in nums)
+    leaves, treedef = tree_flatten(diff)
+    for k, leaf in enumerate(leaves):
+        _check_input(leaf, f"differentiated input leaf {k}")
+
+    def flat_fun(new_leaves: list[Any]) -> Any:
+        full = list(args)
+        for i, v in zip(nums, tree_unflatten(treedef, new_leaves)):
+            full[i] = v
+        return fun(*full, **kwargs)
+
+    return flat_fun, leaves, treedef
+
+
+# -- the two engines, on flat lists of leaves -----------------------------------------
+
+
+def forward_sweep(flat_fun: Callable, leaves: list, tangents: list):
+    """Evaluate ``flat_fun(leaves)`` on dual numbers; ``tangents[i]`` None = constant."""
+    trace = ForwardTrace()
+    note("forward_sweeps")
+    args = [x if t is None else Dual(x, t, trace) for x, t in zip(leaves, tangents)]
+    out_leaves, out_tree = tree_flatten(flat_fun(args))
+    primals, tangents_out = [], []
+    for o in out_leaves:
+        if type(o) is Dual and o._trace is trace:
+            primals.append(o.primal)
+            tangents_out.append(o.tangent)
+        else:
+            primals.append(o)
+            tangents_out.append(None)
+    return out_tree, primals, tangents_out
+
+
+def _snapshot(x: Any) -> Any:
+    # the tape keeps inputs as residuals: copy arrays so later mutation can't change them
+    return x.copy() if isinstance(x, np.ndarray) else x
+
+
+def record(flat_fun: Callable, leaves: list):
+    """Evaluate ``flat_fun(leaves)`` onto a new tape. Returns the output structure, the
+    output primals, a pullback (cotangent leaves -> input cotangent leaves, None where no
+    cotangent arrived) and the tape."""
+    tape = Tape()
+    note("recordings")
+    args = [tape.input(_snapshot(x)) for x in leaves]
+    out_leaves, out_tree = tree_flatten(flat_fun(args))
+    primals = [o.primal if type(o) is Var and o._trace is tape else o for o in out_leaves]
+    if counting():
+        note_tape(len(tape), tape.residual_bytes())
+
+    def pullback(cts: list[Any]) -> list[Any]:
+        seeds = [(o._index, ct) for o, ct in zip(out_leaves, cts)
+                 if ct is not None and type(o) is Var and o._trace is tape]
+        if not seeds:
+            return [None] * len(leaves)
+        all_cts = tape.backward(seeds)
+        return all_cts[: len(leaves)]
+
+    return out_tree, primals, pullback, tape
+
+
+# -- public API -----------------------------------------------------------------------
+
+
+def jvp(fun: Callable, primals: Sequence, tangents: Sequence) -> tuple[Any, Any]:
+    """Forward mode: evaluate ``fun(*primals)`` and its directional derivative.
+
+    Example:
+        >>> import numpy as np, admodes
+        >>> admodes.jvp(np.sin, (0.0,), (2.0,))
+        (np.float64(0.0), np.float64(2.0))
+    """
+    if not isinstance(primals, (tuple, list)) or not isinstance(tangents, (tuple, list)):
+        raise TypeError("jvp(fun, primals, tangents) takes primals and tangents as tuples "
+                        f"of arguments, got {type(primals).__name__} and "
+                        f"{type(tangents).__name__}")
+    p_leaves, p_tree = tree_flatten(tuple(primals))
+    t_leaves, t_tree = tree_flatten(tuple(tangents))
+    _check_structure(t_tree, p_tree, "tangents")
+    for k, p in enumerate(p_leaves):
+        _check_input(p, f"primal leaf {k}")
+    t_leaves = [_check_like(t, p, f"tangent leaf {k}")
+                for k, (t, p) in enumerate(zip(t_leaves, p_leaves))]
+    out_tree, outs, touts = forward_sweep(
+        lambda leaves: fun(*tree_unflatten(p_tree, leaves)), p_leaves, t_leaves)
+    touts = [_zeros(o) if t is None else t for o, t in zip(outs, touts)]
+    return tree_unflatten(out_tree, outs), tree_unflatten(out_tree, touts)
+
+
+def vjp(fun: Callable, *primals: Any) -> tuple[Any, Callable]:
+    """Reverse mode: evaluate ``fun(*primals)`` and return it with its pullback.
+
+    ``vjp_fn(cotangent)`` returns one cotangent per primal, as a tuple. It may be called
+    any number of times.
+
+    Example:
+        >>> import numpy as np, admodes
+        >>> out, vjp_fn = admodes.vjp(lambda x: x * x, np.array([1.0, 2.0]))
+        >>> vjp_fn(np.ones(2))
+        (array([2., 4.]),)
+    """
+    p_leaves, p_tree = tree_flatten(primals)
+    for k, p in enumerate(p_leaves):
+        _check_input(p, f"primal leaf {k}")
+    out_tree, outs, pullback, _ = record(
+        lambda leaves: fun(*tree_unflatten(p_tree, leaves)), p_leaves)
+
+    def vjp_fn(cotangent: Any) -> tuple:
+        c_leaves, c_tree = tree_flatten(cotangent)
+        _check_structure(c_tree, out_tree, "cotangent")
+        c_leaves = [_check_like(c, o, f"cotangent leaf {k}")
+                    for k, (c, o) in enumerate(zip(c_leaves, outs))]
+        cts = pullback(c_leaves)
+        cts = [_zeros(p) if g is None else g for p, g in zip(p_leaves, cts)]
+        return tuple(tree_unflatten(p_tree, cts))
+
+    return tree_unflatten(out_tree, outs), vjp_fn
+
+
+def _check_scalar_output(out: Any, name: str) -> None:
+    if isinstance(out, (tuple, list, dict)):
+        raise TypeError(f"{name} needs a function with one scalar output, got a "
+                        f"{type(out).__name__}; use jacrev or vjp for several outputs")
+    c = concrete(out)
+    shape = np.shape(c)
+    if shape != ():
+        raise TypeError(f"{name} needs a scalar output, got an output of shape {shape}; "
+                        f"use jacrev or vjp for non-scalar outputs")
+    dt = result_dtype(c) if not isinstance(c, (str, bytes)) else None
+    if dt is None or dt.kind != "f":
+        raise TypeError(f"{name} needs a real float output, got {_describe(c)}; use "
+                        f"jacrev or vjp, or make the output a float")
+
+
+def value_and_grad(fun: Callable, argnums: int | Sequence[int] = 0) -> Callable:
+    """A function returning ``(fun(*args), gradient)``: one recording, one reverse sweep.
+
+    Example:
+        >>> import numpy as np, admodes
+        >>> admodes.value_and_grad(lambda x: np.sum(x ** 2))(np.array([1.0, 2.0]))
+        (np.float64(5.0), array([2., 4.]))
+    """
+
+    def value_and_grad_fun(*args, **kwargs):
+        nums = _argnums(argnums, len(args))
+        flat_fun, leaves, treedef = _partial_args(fun, args, nums, kwargs)
+        out_tree, outs, pullback, _ = record(flat_fun, leaves)
+        out = tree_unflatten(out_tree, outs)
+        _check_scalar_output(out, "grad")
+        seed = 1.0 if isinstance(concrete(out), float) else np.ones((), result_dtype(out))
+        cts = pullback([seed])
+        grads = tree_unflatten(treedef, [_zeros(p) if g is None else g
+                                         for p, g in zip(leaves, cts)])
+        return out, grads[0] if isinstance(argnums, int) else grads
+
+    return value_and_grad_fun
+
+
+def grad(fun: Callable, argnums: int | Sequence[int] = 0) -> Callable:
+    """The gradient of a scalar function, by reverse mode.
+
+    Example:
+        >>> import numpy as np, admodes
+        >>> admodes.grad(lambda x: np.sum(np.sin(x)))(np.zeros(2))
+        array([1., 1.])
+    """
+    vg = value_and_grad(fun, argnums)
+
+    def grad_fun(*args, **kwargs):
+        return vg(*args, **kwargs)[1]
+
+    return grad_fun
+
+
+def _offsets(shapes: list[tuple[int, ...]]) -> list[tuple[int, int]]:
+    spans, start = [], 0
+    for s in shapes:
+        n = int(np.prod(s))
+        spans.append((start, start + n))
+        start += n
+    return spans
+
+
+def _common_dtype(leaves: list[Any]) -> np.dtype:
+    return np.result_type(*[result_dtype(x) for x in leaves]) if leaves else np.float64
+
+
+def _assemble(out_tree, in_tree, argnums, blocks):
+    """blocks[o][i]: the Jacobian block of output leaf o with respect to input leaf i."""
+    per_out = []
+    for row in blocks:
+        by_input = tree_unflatten(in_tree, row)
+        per_out.append(by_input[0] if isinstance(argnums, int) else by_input)
+    return tree_unflatten(out_tree, per_out)
+
+
+def jacfwd(fun: Callable, argnums: int | Sequence[int] = 0, *,
+           vectorized: bool = True) -> Callable:
+    """The Jacobian by forward mode, shaped ``out.shape + in.shape``.
+
+    ``vectorized=True`` pushes all n input directions through ONE sweep (a batch of
+    tangents); ``False`` is the textbook loop of n sweeps, one per input element.
+
+    Example:
+        >>> import numpy as np, admodes
+        >>> admodes.jacfwd(lambda x: x ** 3)(np.array([1.0, 2.0]))
+        array([[ 3.,  0.],
+               [ 0., 12.]])
+    """
+
+    def jac_fun(*args, **kwargs):
+        nums = _argnums(argnums, len(args))
+        flat_fun, leaves, in_tree = _partial_args(fun, args, nums, kwargs)
+        shapes = [np.shape(x) for x in leaves]
+        spans = _offsets(shapes)
+        n = spans[-1][1] if spans else 0
+        dtype = _common_dtype(leaves)
+        if vectorized:
+            eye = np.eye(n, dtype=dtype)
+            tangents = [eye[:, a:b].reshape((n,) + s) for (a, b), s in zip(spans, shapes)]
+            out_tree, outs, touts = forward_sweep(flat_fun, leaves, tangents)
+            columns = [_zeros(o, (n,)) if t is None else t for o, t in zip(outs, touts)]
+        else:
+            out_tree, outs, per_dir = None, None, []
+            for j, ((a, b), s) in enumerate(zip(spans, shapes)):
+                for e in range(b - a):
+                    basis = np.zeros(int(np.prod(s)), dtype=result_dtype(leaves[j]))
+                    basis[e] = 1
+                    tangents = [None] * len(leaves)
+                    tangents[j] = basis.reshape(s)
+                    out_tree, outs, touts = forward_sweep(flat_fun, leaves, tangents)
+                    per_dir.append([_zeros(o) if t is None else t
+                                    for o, t in zip(outs, touts)])
+            if out_tree is None:  # no input elements at all: still learn the outputs
+                out_tree, outs, _ = forward_sweep(flat_fun, leaves, [None] * len(leaves))
+            columns = [np.stack([d[k] for d in per_dir]) if per_dir else _zeros(o, (0,))
+                       for k, o in enumerate(outs)]
+        blocks = []
+        for o, col in zip(outs, columns):
+            oshape = np.shape(o)
+            flat = np.moveaxis(col, 0, -1) if np.ndim(col) > 1 else col
+            blocks.append([flat[..., a:b].reshape(oshape + s)
+                           for (a, b), s in zip(spans, shapes)])
+        return _assemble(out_tree, in_tree, argnums, blocks)
+
+    return jac_fun
+
+
+def jacrev(fun: Callable, argnums: int | Sequence[int] = 0, *,
+           vectorized: bool = True) -> Callable:
+    """The Jacobian by reverse mode, shaped ``out.shape + in.shape``.
+
+    ``vectorized=True`` pulls all m output seeds back through ONE backward sweep (a batch
+    of cotangents); ``False`` is the textbook loop of m sweeps, one per output element.
+
+    Example:
+        >>> import numpy as np, admodes
+        >>> admodes.jacrev(lambda x: x ** 3)(np.array([1.0, 2.0]))
+        array([[ 3.,  0.],
+               [ 0., 12.]])
+    """
+
+    def jac_fun(*args, **kwargs):
+        nums = _argnums(argnums, len(args))
+        flat_fun, leaves, in_tree = _partial_args(fun, args, nums, kwargs)
+        out_tree, outs, pullback, _ = record(flat_fun, leaves)
+        oshapes = [np.shape(o) for o in outs]
+        spans = _offsets(oshapes)
+        m = spans[-1][1] if spans else 0
+        dtype = _common_dtype(outs)
+        if vectorized:
+            eye = np.eye(m, dtype=dtype)
+            seeds = [eye[:, a:b].reshape((m,) + s) for (a, b), s in zip(spans, oshapes)]
+            cts = pullback(seeds) if m else [None] * len(leaves)
+            rows = [_zeros(x, (m,)) if g is None else g for x, g in zip(leaves, cts)]
+        else:
+            per_seed = []
+            for k, ((a, b), s) in enumerate(zip(spans, oshapes)):
+                for e in range(b - a):
+                    basis = np.zeros(int(np.prod(s)), dtype=result_dtype(outs[k]))
+                    basis[e] = 1
+                    seeds = [None] * len(outs)
+                    seeds[k] = basis.reshape(s)
+                    cts = pullback(seeds)
+                    per_seed.append([_zeros(x) if g is None else g
+                                     for x, g in zip(leaves, cts)])
+            rows = [np.stack([d[i] for d in per_seed]) if per_seed else _zeros(x, (0,))
+                    for i, x in enumerate(leaves)]
+        blocks = []
+        for (a, b), s in zip(spans, oshapes):
+            blocks.append([row[a:b].reshape(s + np.shape(x)) for x, row in zip(leaves, rows)])
+        return _assemble(out_tree, in_tree, argnums, blocks)
+
+    return jac_fun
+
+
+def hessian(fun: Callable, argnums: int | Sequence[int] = 0) -> Callable:
+    """The Hessian of a scalar function: forward mode over reverse mode.
+
+    Example:
+        >>> import numpy as np, admodes
+        >>> admodes.hessian(lambda x: np.sum(x ** 3))(np.array([1.0, 2.0]))
+        array([[ 6.,  0.],
+               [ 0., 12.]])
+    """
+    return jacfwd(jacrev(fun, argnums), argnums)
+
+
+def hvp(fun: Callable, primals: Sequence, tangents: Sequence) -> Any:
+    """Hessian-vector product of a scalar function, forward over reverse, without
+    forming the Hessian.
+
+    Example:
+        >>> import numpy as np, admodes
+        >>> admodes.hvp(lambda x: np.sum(x ** 3), (np.array([1.0, 2.0]),),
+        ...             (np.array([1.0, 0.0]),))
+        array([6., 0.])
+    """
+    nums = tuple(range(len(primals)))
+    g = grad(fun, argnums=0 if len(nums) == 1 else nums)
+    return jvp(g, primals, tangents)[1]

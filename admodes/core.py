@@ -1,0 +1,239 @@
+"""The machinery both engines share: tracers, trace levels, ``bind`` and op counting.
+
+A *tracer* wraps a value that some transformation (a forward sweep or a reverse recording)
+is watching. Each transformation gets its own *level*, a number larger than that of every
+transformation already running, so nested transformations never confuse each other's
+perturbations. ``bind(op, *args)`` applies a primitive: it hands the call to the tracer with
+the highest level among the arguments, which unwraps its own level and calls ``bind`` again
+on what is inside; plain numpy values at the bottom run the op's numpy implementation.
+"""
+
+from __future__ import annotations
+
+import itertools
+from collections import Counter
+from dataclasses import dataclass, field
+from typing import Any, Callable
+
+import numpy as np
+
+_next_level = itertools.count(1)
+
+
+def new_level() -> int:
+    """A level higher than that of every transformation started so far."""
+    return next(_next_level)
+
+
+class Tracer:
+    """Base class of the values that a transformation watches (``Dual`` and ``Var``).
+
+    Subclasses set ``_level`` and ``_trace`` and expose the wrapped value as ``primal``.
+    Everything numpy-facing (operators, ``__array_ufunc__``, ``__array_function__``,
+    the ndarray-like methods) lives here so both engines accept the same user code.
+    """
+
+    __slots__ = ()
+    __array_priority__ = 1000
+    _level: int
+    _trace: Any
+    primal: Any
+
+    # -- array-like attributes ---------------------------------------------------------
+    @property
+    def shape(self) -> tuple[int, ...]:
+        return np.shape(self.primal)
+
+    @property
+    def ndim(self) -> int:
+        return np.ndim(self.primal)
+
+    @property
+    def size(self) -> int:
+        return int(np.size(self.primal))
+
+    @property
+    def dtype(self) -> np.dtype:
+        return result_dtype(self.primal)
+
+    def __len__(self) -> int:
+        return len(self.primal)
+
+    def __iter__(self):
+        if self.ndim == 0:
+            raise TypeError("iteration over a 0-d traced value")
+        return (self[i] for i in range(self.shape[0]))
+
+    def __bool__(self) -> bool:
+        # Evaluation is eager, so control flow on a traced value is fine: the branch taken
+        # is differentiated, as in any operator-overloading AD tool.
+        return bool(self.primal)
+
+    def __float__(self):
+        raise TypeError(
+            f"float() of a traced value would drop its derivative; keep it as an array "
+            f"and use numpy functions (np.exp, not math.exp). Value: {self!r}"
+        )
+
+    __int__ = __index__ = __complex__ = __float__
+
+    def __array__(self, dtype=None, copy=None):
+        raise TypeError(
+            "a traced value cannot become a plain numpy array (np.asarray, np.array, or a "
+            "numpy function without a registered derivative rule); that would silently "
+            "drop its derivative"
+        )
+
+    def __setitem__(self, key, value):
+        raise TypeError(
+            "in-place assignment to a traced array is not differentiable; build a new "
+            "array instead (np.where, np.concatenate, or x + mask * delta)"
+        )
+
+    def __hash__(self) -> int:
+        return id(self)
+
+    # -- numpy protocols ---------------------------------------------------------------
+    def __array_ufunc__(self, ufunc, method, *inputs, **kwargs):
+        from .numpy_api import dispatch_ufunc
+
+        return dispatch_ufunc(ufunc, method, inputs, kwargs)
+
+    def __array_function__(self, func, types, args, kwargs):
+        from .numpy_api import dispatch_function
+
+        return dispatch_function(func, args, kwargs)
+
+
+def result_dtype(value: Any) -> np.dtype:
+    """The numpy dtype of a possibly traced value."""
+    while isinstance(value, Tracer):
+        value = value.primal
+    if isinstance(value, float):
+        return np.dtype(np.float64)
+    return np.result_type(value)
+
+
+def concrete(value: Any) -> Any:
+    """Strip every level of tracing: the plain numpy value underneath."""
+    while isinstance(value, Tracer):
+        value = value.primal
+    return value
+
+
+# -- counting -------------------------------------------------------------------------
+
+
+@dataclass
+class OpCount:
+    """What the engines did inside a ``count_ops()`` block.
+
+    ``ops`` counts primitive applications by op name (the primal evaluations of traced
+    ops, forward and reverse alike); ``rule_ops`` the primitives run inside derivative rules;
+    ``flops`` the estimated floating-point operations of both; ``forward_sweeps`` the
+    evaluations of a function on dual numbers; ``recordings`` the evaluations of a
+    function onto a tape; ``reverse_sweeps`` the backward walks of a tape;
+    ``tape_length`` and ``tape_bytes`` the largest tape recorded and its residual bytes.
+    """
+
+    ops: Counter = field(default_factory=Counter)
+    rule_ops: Counter = field(default_factory=Counter)
+    flops: int = 0
+    forward_sweeps: int = 0
+    recordings: int = 0
+    reverse_sweeps: int = 0
+    tape_length: int = 0
+    tape_bytes: int = 0
+
+    @property
+    def total_ops(self) -> int:
+        return sum(self.ops.values())
+
+    @property
+    def sweeps(self) -> int:
+        return self.forward_sweeps + self.reverse_sweeps
+
+
+_counters: list[OpCount] = []
+_rule_depth = [0]
+
+
+class count_ops:
+    """Context manager that counts the work both engines do inside it.
+
+    Example:
+        >>> import numpy as np, admodes
+        >>> with admodes.count_ops() as c:
+        ...     _ = admodes.jacfwd(np.sin)(np.ones(3))
+        >>> c.forward_sweeps
+        1
+    """
+
+    def __enter__(self) -> OpCount:
+        self.count = OpCount()
+        _counters.append(self.count)
+        return self.count
+
+    def __exit__(self, *exc) -> None:
+        _counters.remove(self.count)
+
+
+def counting() -> bool:
+    return bool(_counters)
+
+
+def note(attr: str, amount: int = 1) -> None:
+    for c in _counters:
+        setattr(c, attr, getattr(c, attr) + amount)
+
+
+def note_tape(length: int, nbytes: int) -> None:
+    for c in _counters:
+        c.tape_length = max(c.tape_length, length)
+        c.tape_bytes = max(c.tape_bytes, nbytes)
+
+
+def _note_op(op, args, params) -> None:
+    shapes = [np.shape(concrete(a)) for a in args]
+    flops = op.flops(shapes, params)
+    key = "rule_ops" if _rule_depth[0] else "ops"
+    for c in _counters:
+        getattr(c, key)[op.name] += 1
+        c.flops += flops
+
+
+class in_rule:
+    """Marks derivative-rule code, so the counter tells rule work from primal work."""
+
+    __slots__ = ()
+
+    def __enter__(self):
+        _rule_depth[0] += 1
+
+    def __exit__(self, *exc):
+        _rule_depth[0] -= 1
+
+
+IN_RULE = in_rule()
+
+
+# -- bind -----------------------------------------------------------------------------
+
+
+def bind(op, *args, **params):
+    """Apply primitive ``op`` to ``args``, letting the innermost transformation see it."""
+    top = None
+    level = 0
+    for a in args:
+        if isinstance(a, Tracer) and a._level > level:
+            top, level = a, a._level
+    if top is None:
+        if _counters:
+            _note_op(op, args, params)
+        return op.impl(*args, **params)
+    if op.nondiff:
+        return bind(op, *[concrete(a) for a in args], **params)
+    return top._trace.process(op, args, params)
+
+
+Rule = Callable[..., Any]

@@ -1,0 +1,594 @@
+"""The op registry: every primitive declared once, the only file with calculus in it.
+
+Each entry gives a primitive's numpy implementation (its *primal*), a cost estimate, and its
+derivative in ONE of these forms; the registry turns that form into both a forward rule
+(JVP: tangents in, tangent out) and a reverse rule (VJP: cotangent in, cotangents out):
+
+- ``elementwise``: one partial derivative per input, as a function of the primals and the
+  output. JVP = sum of partial * tangent; VJP = cotangent * partial, summed back over the
+  axes the input was broadcast along.
+- ``linear``: the op is linear in its inputs, so its JVP is the op itself applied to the
+  tangents, and its VJP is the declared *transpose* applied to the cotangent.
+- ``reduction``: an elementwise partial followed by a reduction over ``axis`` (max, min,
+  prod): JVP = sum(partial * tangent, axis); VJP = cotangent expanded back * partial.
+- ``bilinear``: linear in each input separately (matmul): JVP = f(ta, b) + f(a, tb);
+  the VJP is the two declared transposes.
+- ``nondiff``: the output carries no derivative (comparisons, sign, floor); said explicitly.
+
+Rules use ordinary numpy calls on whatever values they receive. When those values are
+themselves traced by an outer transformation, the rule is differentiated too: that is what
+makes grad-of-grad and forward-over-reverse work without any extra code.
+
+Tangents and cotangents may carry leading *batch* axes (vector mode: k directions in one
+sweep). Every rule below therefore acts on trailing axes: negative axis numbers, shapes
+taken from the end, and a batch count ``nb`` found as "the value's ndim minus the primal's".
+"""
+
+from __future__ import annotations
+
+import math
+from dataclasses import dataclass, field
+from typing import Any, Callable, Sequence
+
+import numpy as np
+
+from .core import bind, concrete, result_dtype
+
+Shapes = Sequence[tuple[int, ...]]
+
+
+@dataclass(eq=False)
+class Op:
+    """One primitive: its primal, its derivative in one form, and its cost."""
+
+    name: str
+    impl: Callable[..., Any]
+    form: str
+    flops: Callable[[Shapes, dict], int]
+    cost: str = ""
+    jvp: Callable[..., Any] | None = field(default=None, repr=False)
+    vjp: Callable[..., Any] | None = field(default=None, repr=False)
+    nondiff: bool = False
+    ufunc: Any = None
+
+    def __call__(self, *args, **params):
+        return bind(self, *args, **params)
+
+
+OPS: dict[str, Op] = {}
+
+
+def _register(op: Op) -> Op:
+    if op.name in OPS:
+        raise ValueError(f"op {op.name!r} registered twice")
+    OPS[op.name] = op
+    return op
+
+
+# -- shape helpers used by the rules (no calculus here) --------------------------------
+
+
+def _size(shape: tuple[int, ...]) -> int:
+    return math.prod(shape)
+
+
+def batch_ndim(value: Any, core_ndim: int) -> int:
+    """How many leading batch axes ``value`` carries on top of a ``core_ndim`` array."""
+    return np.ndim(value) - core_ndim
+
+
+def unbroadcast(g: Any, shape: tuple[int, ...], out_ndim: int) -> Any:
+    """Sum ``g`` (batch axes + an ``out_ndim`` core) back to batch axes + ``shape``.
+
+    The single place where broadcasting is undone for every VJP.
+    """
+    gshape = np.shape(g)
+    nb = len(gshape) - out_ndim
+    if gshape[nb:] == shape:
+        return g
+    extra = out_ndim - len(shape)
+    lead = tuple(range(nb, nb + extra))
+    ones = tuple(
+        nb + extra + i
+        for i, n in enumerate(shape)
+        if n == 1 and gshape[nb + extra + i] != 1
+    )
+    if lead or ones:
+        g = np.sum(g, axis=lead + ones, keepdims=True)
+    return np.reshape(g, gshape[:nb] + shape)
+
+
+def _align(t: Any, in_ndim: int, out_ndim: int) -> Any:
+    """Insert axes after the batch axes so a tangent broadcasts against the output."""
+    if in_ndim == out_ndim:
+        return t
+    tshape = np.shape(t)
+    nb = len(tshape) - in_ndim
+    return np.reshape(t, tshape[:nb] + (1,) * (out_ndim - in_ndim) + tshape[nb:])
+
+
+def _broadcast_core(t: Any, out_shape: tuple[int, ...]) -> Any:
+    tshape = np.shape(t)
+    nb = len(tshape) - len(out_shape)
+    if nb >= 0 and tshape[nb:] == out_shape:
+        return t
+    nb = max(nb, 0)
+    return np.broadcast_to(_align(t, len(tshape) - nb, len(out_shape)), tshape[:nb] + out_shape)
+
+
+def _step(z: Any) -> Any:
+    """1 where z > 0, 0.5 where z == 0, 0 where z < 0: how ties split a derivative."""
+    return 0.5 * (1 + np.sign(z))
+
+
+def _elementwise_flops(per_element: int) -> Callable[[Shapes, dict], int]:
+    return lambda shapes, params: per_element * _size(np.broadcast_shapes(*shapes))
+
+
+# -- the elementwise form -------------------------------------------------------------
+
+Partial = Callable[..., Any] | float | None
+
+
+def elementwise(name: str, ufunc: Any, partials: Sequence[Partial], flops: int = 1) -> Op:
+    """Declare an elementwise op by its partial derivatives.
+
+    Each partial is a function ``(*primals, out) -> array`` (broadcastable to ``out``), a
+    constant such as 1.0 or -1.0, or None for an input with no derivative (a condition).
+    """
+
+    def jvp(primals, tangents, out, params):
+        out_ndim = np.ndim(out)
+        total = None
+        for x, t, d in zip(primals, tangents, partials):
+            if t is None or d is None:
+                continue
+            t = _align(t, np.ndim(x), out_ndim)
+            if callable(d):
+                term = d(*primals, out) * t
+            elif d == 1.0:
+                term = t
+            else:
+                term = d * t
+            total = term if total is None else total + term
+        if total is None:
+            return None
+        return _broadcast_core(total, np.shape(out))
+
+    def vjp(ct, primals, out, params, wanted):
+        out_ndim = np.ndim(out)
+        grads = []
+        for x, w, d in zip(primals, wanted, partials):
+            if not w or d is None:
+                grads.append(None)
+                continue
+            if callable(d):
+                g = ct * d(*primals, out)
+            elif d == 1.0:
+                g = ct
+            else:
+                g = d * ct
+            grads.append(unbroadcast(g, np.shape(x), out_ndim))
+        return grads
+
+    return _register(
+        Op(name, ufunc, "elementwise", _elementwise_flops(flops),
+           cost=f"{flops} * out.size", jvp=jvp, vjp=vjp, ufunc=ufunc)
+    )
+
+
+def _safe_log(x):
+    return np.log(np.where(x == 0, 1, x))
+
+
+def _power_dbase(x, y, out):
+    # y * x**(y - 1), but 0 ** (y - 1) for y == 0 would be a spurious inf * 0
+    if isinstance(y, (int, float)):
+        return y * np.power(x, y - 1) if y != 0 else 0 * x
+    return np.where(y == 0, 0 * x, y * np.power(x, y - 1))
+
+
+def _power_dexp(x, y, out):
+    # out * log(x), with the limit 0 at x == 0 instead of 0 * -inf = nan
+    return np.where(x == 0, 0 * out, out * _safe_log(x))
+
+
+elementwise("add", np.add, [1.0, 1.0])
+elementwise("subtract", np.subtract, [1.0, -1.0])
+elementwise("multiply", np.multiply, [lambda x, y, out: y, lambda x, y, out: x])
+elementwise("true_divide", np.divide,
+            [lambda x, y, out: 1 / y, lambda x, y, out: -out / y])
+elementwise("negative", np.negative, [-1.0])
+elementwise("positive", np.positive, [1.0], flops=0)
+elementwise("power", np.power, [_power_dbase, _power_dexp], flops=10)
+elementwise("square", np.square, [lambda x, out: 2 * x])
+elementwise("sqrt", np.sqrt, [lambda x, out: 0.5 / out], flops=4)
+elementwise("exp", np.exp, [lambda x, out: out], flops=10)
+elementwise("log", np.log, [lambda x, out: 1 / x], flops=10)
+elementwise("log1p", np.log1p, [lambda x, out: 1 / (1 + x)], flops=10)
+elementwise("expm1", np.expm1, [lambda x, out: out + 1], flops=10)
+elementwise("sin", np.sin, [lambda x, out: np.cos(x)], flops=10)
+elementwise("cos", np.cos, [lambda x, out: -np.sin(x)], flops=10)
+elementwise("tan", np.tan, [lambda x, out: 1 + out * out], flops=10)
+elementwise("tanh", np.tanh, [lambda x, out: 1 - out * out], flops=10)
+elementwise("sinh", np.sinh, [lambda x, out: np.cosh(x)], flops=10)
+elementwise("cosh", np.cosh, [lambda x, out: np.sinh(x)], flops=10)
+elementwise("arctan", np.arctan, [lambda x, out: 1 / (1 + x * x)], flops=10)
+elementwise("arcsin", np.arcsin, [lambda x, out: 1 / np.sqrt(1 - x * x)], flops=10)
+elementwise("arccos", np.arccos, [lambda x, out: -1 / np.sqrt(1 - x * x)], flops=10)
+elementwise("abs", np.absolute, [lambda x, out: np.sign(x)])
+elementwise("maximum", np.maximum,
+            [lambda x, y, out: _step(x - y), lambda x, y, out: _step(y - x)])
+elementwise("minimum", np.minimum,
+            [lambda x, y, out: _step(y - x), lambda x, y, out: _step(x - y)])
+elementwise("logaddexp", np.logaddexp,
+            [lambda x, y, out: np.exp(x - out), lambda x, y, out: np.exp(y - out)], flops=20)
+elementwise("where", np.where,
+            [None, lambda c, x, y, out: _mask(c, out), lambda c, x, y, out: 1 - _mask(c, out)])
+
+
+def _mask(cond, like):
+    return (np.asarray(concrete(cond)) != 0).astype(result_dtype(like))
+
+
+def _clip_dx(x, lo, hi, out):
+    return _step(hi - np.maximum(x, lo)) * _step(x - lo)
+
+
+elementwise("clip", np.clip, [
+    _clip_dx,
+    lambda x, lo, hi, out: _step(hi - np.maximum(x, lo)) * _step(lo - x),
+    lambda x, lo, hi, out: _step(np.maximum(x, lo) - hi),
+])
+
+
+# -- non-differentiable ops -----------------------------------------------------------
+
+
+def nondiff(name: str, impl: Any) -> Op:
+    return _register(Op(name, impl, "nondiff", lambda shapes, params: 0,
+                        cost="0", nondiff=True, ufunc=impl))
+
+
+for _u in (np.greater, np.greater_equal, np.less, np.less_equal, np.equal, np.not_equal,
+           np.sign, np.floor, np.ceil, np.rint, np.trunc, np.isfinite, np.isnan, np.isinf,
+           np.logical_and, np.logical_or, np.logical_not, np.logical_xor, np.signbit):
+    nondiff(_u.__name__, _u)
+nondiff("argmax", lambda x, axis=None: np.argmax(x, axis=axis))
+nondiff("argmin", lambda x, axis=None: np.argmin(x, axis=axis))
+
+
+# -- the linear form ------------------------------------------------------------------
+
+
+def linear(name: str, impl: Callable, transpose: Callable, flops=None, cost: str = "0") -> Op:
+    """Declare an op that is linear in all its inputs.
+
+    ``impl(*xs, **params)`` must accept leading batch axes on its inputs (so the same
+    function maps tangents); ``transpose(ct, *primals, **params)`` returns the cotangent of
+    each input (a tuple when the op has several inputs).
+    """
+
+    def jvp(primals, tangents, out, params):
+        if len(primals) == 1:
+            return impl(tangents[0], **params)
+        nb_shape = next(np.shape(t)[: np.ndim(t) - np.ndim(x)]
+                        for x, t in zip(primals, tangents) if t is not None)
+        ts = [t if t is not None else np.zeros(nb_shape + np.shape(x), result_dtype(out))
+              for x, t in zip(primals, tangents)]
+        return impl(*ts, **params)
+
+    def vjp(ct, primals, out, params, wanted):
+        gs = transpose(ct, *primals, **params)
+        if len(primals) == 1:
+            gs = (gs,)
+        return [g if w else None for g, w in zip(gs, wanted)]
+
+    return _register(Op(name, impl, "linear", flops or (lambda shapes, params: 0),
+                        cost=cost, jvp=jvp, vjp=vjp))
+
+
+def _sum_flops(shapes, params):
+    return _size(shapes[0])
+
+
+def _kept_shape(shape: tuple[int, ...], axis: tuple[int, ...]) -> tuple[int, ...]:
+    nd = len(shape)
+    red = {a % nd for a in axis}
+    return tuple(1 if i in red else n for i, n in enumerate(shape))
+
+
+def _expand(ct: Any, shape: tuple[int, ...], axis: tuple[int, ...], keepdims: bool) -> Any:
+    """Undo a reduction's squeeze: give ``ct`` size-1 axes where ``axis`` was reduced."""
+    if keepdims:
+        return ct
+    cshape = np.shape(ct)
+    kept = _kept_shape(shape, axis)
+    nb = len(cshape) - (len(shape) - len(axis))
+    return np.reshape(ct, cshape[:nb] + kept)
+
+
+def _sum_transpose(ct, x, axis, keepdims):
+    shape = np.shape(x)
+    g = _expand(ct, shape, axis, keepdims)
+    return np.broadcast_to(g, np.shape(g)[: np.ndim(g) - len(shape)] + shape)
+
+
+def _mean_impl(x, axis, keepdims):
+    return np.mean(x, axis=axis, keepdims=keepdims)
+
+
+def _mean_transpose(ct, x, axis, keepdims):
+    shape = np.shape(x)
+    count = _size(tuple(shape[a] for a in axis))
+    return _sum_transpose(ct, x, axis, keepdims) / max(count, 1)
+
+
+linear("sum", lambda x, axis, keepdims: np.sum(x, axis=axis, keepdims=keepdims),
+       _sum_transpose, _sum_flops, "in.size")
+linear("mean", _mean_impl, _mean_transpose, _sum_flops, "in.size")
+
+
+def _reshape_impl(x, shape, in_shape):
+    xshape = np.shape(x)
+    return np.reshape(x, xshape[: len(xshape) - len(in_shape)] + shape)
+
+
+linear("reshape", _reshape_impl,
+       lambda ct, x, shape, in_shape: _reshape_impl(ct, in_shape, shape))
+
+
+def _transpose_impl(x, axes):
+    nb = np.ndim(x) - len(axes)
+    if nb == 0:
+        return np.transpose(x, axes)
+    return np.transpose(x, tuple(range(nb)) + tuple(nb + a for a in axes))
+
+
+linear("transpose", _transpose_impl,
+       lambda ct, x, axes: _transpose_impl(ct, tuple(np.argsort(axes))))
+
+
+def _broadcast_impl(x, shape, in_shape):
+    x = _align(x, len(in_shape), len(shape))
+    xshape = np.shape(x)
+    return np.broadcast_to(x, xshape[: len(xshape) - len(shape)] + shape)
+
+
+linear("broadcast_to", _broadcast_impl,
+       lambda ct, x, shape, in_shape: unbroadcast(ct, in_shape, len(shape)))
+
+
+linear("astype", lambda x, dtype, in_dtype: x.astype(dtype),
+       lambda ct, x, dtype, in_dtype: ct.astype(in_dtype))
+
+
+def _concat_impl(*xs, axis):
+    return np.concatenate(xs, axis=axis)
+
+
+def _concat_transpose(ct, *xs, axis):
+    bounds = np.cumsum([0] + [np.shape(x)[axis] for x in xs])
+    nd = np.ndim(xs[0])
+    nb = np.ndim(ct) - nd
+    pos = nb + axis % nd
+    out = []
+    for lo, hi in zip(bounds[:-1], bounds[1:]):
+        key = (slice(None),) * pos + (slice(int(lo), int(hi)),)
+        out.append(getitem(ct, key))
+    return tuple(out)
+
+
+linear("concatenate", _concat_impl, _concat_transpose)
+
+
+# Indexing. An index is normalised once (see numpy_api.normalize_index) to a tuple of
+# ints, slices, None, Ellipsis and integer arrays; boolean masks become integer arrays.
+# With a batch axis in front, numpy moves non-adjacent advanced indices' axes before the
+# batch axes; ``adv`` = (ndim of the advanced result, whether they are non-adjacent)
+# lets us move them back.
+
+
+def _batched_key(idx: tuple, nb: int) -> tuple:
+    return (slice(None),) * nb + idx if nb else idx
+
+
+def _getitem_impl(x, idx, in_ndim, adv):
+    nb = np.ndim(x) - in_ndim
+    if nb == 0:
+        return x[idx]
+    r = x[_batched_key(idx, nb)]
+    adv_ndim, split = adv
+    if split:
+        perm = tuple(range(adv_ndim, adv_ndim + nb)) + tuple(range(adv_ndim)) + tuple(
+            range(adv_ndim + nb, np.ndim(r)))
+        r = np.transpose(r, perm)
+    return r
+
+
+def _scatter(ct, idx, in_shape, out_ndim, adv, basic):
+    """Transpose of indexing: zeros of ``in_shape`` with ``ct`` added at ``idx``."""
+    cshape = np.shape(ct)
+    nb = len(cshape) - out_ndim
+    adv_ndim, split = adv
+    if nb and split:
+        perm = tuple(range(nb, nb + adv_ndim)) + tuple(range(nb)) + tuple(
+            range(nb + adv_ndim, len(cshape)))
+        ct = np.transpose(ct, perm)
+    z = np.zeros(cshape[:nb] + in_shape, dtype=np.result_type(ct))
+    key = _batched_key(idx, nb)
+    if basic:
+        z[key] = ct
+    else:
+        np.add.at(z, key, ct)  # repeated indices accumulate
+    return z
+
+
+linear("getitem",
+       lambda x, idx, in_ndim, adv, out_ndim, basic: _getitem_impl(x, idx, in_ndim, adv),
+       lambda ct, x, idx, in_ndim, adv, out_ndim, basic: scatter_add(
+           ct, idx=idx, in_shape=np.shape(x), out_ndim=out_ndim, adv=adv, basic=basic))
+linear("scatter_add",
+       lambda ct, idx, in_shape, out_ndim, adv, basic: _scatter(
+           ct, idx, in_shape, out_ndim, adv, basic),
+       lambda g, ct, idx, in_shape, out_ndim, adv, basic: getitem(
+           g, idx=idx, in_ndim=len(in_shape), adv=adv, out_ndim=out_ndim, basic=basic))
+
+
+def getitem(x, key):
+    """Index ``x`` (traced or not) with an index that may need normalising."""
+    from .numpy_api import index_params
+
+    if isinstance(key, dict):  # already-normalised params
+        return OPS["getitem"](x, **key)
+    return OPS["getitem"](x, **index_params(np.shape(x), key))
+
+
+def scatter_add(ct, **params):
+    return OPS["scatter_add"](ct, **params)
+
+
+# -- the reduction form ---------------------------------------------------------------
+
+
+def reduction(name: str, impl: Callable, partial: Callable, flops: int = 1) -> Op:
+    """Declare a reduction ``impl(x, axis, keepdims)`` by the elementwise partial of the
+    output with respect to each input element, ``partial(x, out_keepdims, axis)``."""
+
+    def jvp(primals, tangents, out, params):
+        (x,), (t,) = primals, tangents
+        axis, keepdims = params["axis"], params["keepdims"]
+        d = partial(x, _expand(out, np.shape(x), axis, keepdims), axis)
+        return np.sum(d * t, axis=axis, keepdims=keepdims)
+
+    def vjp(ct, primals, out, params, wanted):
+        (x,) = primals
+        axis, keepdims = params["axis"], params["keepdims"]
+        d = partial(x, _expand(out, np.shape(x), axis, keepdims), axis)
+        return [_expand(ct, np.shape(x), axis, keepdims) * d]
+
+    return _register(Op(name, impl, "reduction", lambda shapes, params: flops * _size(
+        shapes[0]), cost=f"{flops} * in.size", jvp=jvp, vjp=vjp))
+
+
+def _extremum_partial(x, out, axis):
+    # ties share the derivative evenly
+    hit = x == out
+    share = hit / np.sum(hit, axis=axis, keepdims=True)
+    return share.astype(result_dtype(x))
+
+
+def _prod_partial(x, out, axis):
+    # product of the other elements, without dividing by zero
+    zero = x == 0
+    safe = np.where(zero, 1, x)
+    rest = np.prod(safe, axis=axis, keepdims=True)
+    nzeros = np.sum(zero, axis=axis, keepdims=True)
+    return np.where(zero, np.where(nzeros == 1, rest, 0 * rest),
+                    np.where(nzeros == 0, rest / safe, 0 * rest))
+
+
+reduction("max", lambda x, axis, keepdims: np.max(x, axis=axis, keepdims=keepdims),
+          _extremum_partial)
+reduction("min", lambda x, axis, keepdims: np.min(x, axis=axis, keepdims=keepdims),
+          _extremum_partial)
+reduction("prod", lambda x, axis, keepdims: np.prod(x, axis=axis, keepdims=keepdims),
+          _prod_partial)
+
+
+# -- the bilinear form (matmul) -------------------------------------------------------
+# A 1-D operand is promoted to a matrix (a row on the left, a column on the right) so all
+# cases share one formula; batch axes get size-1 axes after them so they never collide
+# with matmul's own stacking axes.
+
+
+def _promote(x: Any, core_ndim: int, side: str, target_ndim: int) -> Any:
+    xshape = np.shape(x)
+    nb = len(xshape) - core_ndim
+    core = xshape[nb:]
+    if core_ndim == 1:
+        core = (1,) + core if side == "left" else core + (1,)
+    pad = (1,) * (target_ndim - len(core)) if nb else ()
+    new = xshape[:nb] + pad + core
+    return x if new == xshape else np.reshape(x, new)
+
+
+def _matmul_out_core(a_ndim: int, b_ndim: int, out_shape: tuple[int, ...]) -> int:
+    return len(out_shape) + (a_ndim == 1) + (b_ndim == 1)
+
+
+def _matmul_batched(a, b, a_ndim, b_ndim, out_shape):
+    """a @ b where either operand may carry leading batch axes."""
+    if np.ndim(a) == a_ndim and np.ndim(b) == b_ndim:
+        return np.matmul(a, b)
+    core = _matmul_out_core(a_ndim, b_ndim, out_shape)
+    r = np.matmul(_promote(a, a_ndim, "left", core), _promote(b, b_ndim, "right", core))
+    rshape = np.shape(r)
+    nb = len(rshape) - core
+    return np.reshape(r, rshape[:nb] + out_shape)
+
+
+def _matmul_jvp(primals, tangents, out, params):
+    a, b = primals
+    ta, tb = tangents
+    a_nd, b_nd, oshape = np.ndim(a), np.ndim(b), np.shape(out)
+    total = None
+    if ta is not None:
+        total = _matmul_batched(ta, b, a_nd, b_nd, oshape)
+    if tb is not None:
+        term = _matmul_batched(a, tb, a_nd, b_nd, oshape)
+        total = term if total is None else total + term
+    return total
+
+
+def _swap_last(x):
+    nd = np.ndim(x)
+    return np.transpose(x, tuple(range(nd - 2)) + (nd - 1, nd - 2))
+
+
+def _matmul_vjp(ct, primals, out, params, wanted):
+    a, b = primals
+    a_nd, b_nd = np.ndim(a), np.ndim(b)
+    core = _matmul_out_core(a_nd, b_nd, np.shape(out))
+    cshape = np.shape(ct)
+    nb = len(cshape) - np.ndim(out)
+    ct2 = _promote_ct(ct, nb, np.shape(out), a_nd, b_nd)
+    a2 = _promote(a, a_nd, "left", core)
+    b2 = _promote(b, b_nd, "right", core)
+    ga = gb = None
+    if wanted[0]:
+        g = np.matmul(ct2, _swap_last(b2))
+        ga = unbroadcast(g, np.shape(a2), core)
+        ga = np.reshape(ga, np.shape(ga)[:nb] + np.shape(a))
+    if wanted[1]:
+        g = np.matmul(_swap_last(a2), ct2)
+        gb = unbroadcast(g, np.shape(b2), core)
+        gb = np.reshape(gb, np.shape(gb)[:nb] + np.shape(b))
+    return [ga, gb]
+
+
+def _promote_ct(ct, nb, out_shape, a_nd, b_nd):
+    """Give the cotangent back the axes a 1-D operand's promotion would have produced."""
+    core = out_shape
+    if a_nd == 1:
+        core = core[:-1] + (1,) + core[-1:] if b_nd > 1 else core + (1,)
+    if b_nd == 1:
+        core = core + (1,)
+    return np.reshape(ct, np.shape(ct)[:nb] + core)
+
+
+def _matmul_flops(shapes, params):
+    a, b = shapes
+    a2 = (1,) + a if len(a) == 1 else a
+    b2 = b + (1,) if len(b) == 1 else b
+    stack = np.broadcast_shapes(a2[:-2], b2[:-2])
+    return 2 * _size(stack) * a2[-2] * a2[-1] * b2[-1]
+
+
+_register(Op("matmul", np.matmul, "bilinear", _matmul_flops, cost="2 * n * k * m",
+             jvp=_matmul_jvp, vjp=_matmul_vjp, ufunc=np.matmul))
+
+
+def ops_table():
+    """The registered ops as rows: name, derivative form, cost formula."""
+    return [{"op": op.name, "form": op.form, "cost (flops)": op.cost} for op in OPS.values()]
