@@ -42,11 +42,11 @@ class Tracer:
     # -- array-like attributes ---------------------------------------------------------
     @property
     def shape(self) -> tuple[int, ...]:
-        return np.shape(self.primal)
+        return getattr(self.primal, "shape", ())
 
     @property
     def ndim(self) -> int:
-        return np.ndim(self.primal)
+        return getattr(self.primal, "ndim", 0)
 
     @property
     def size(self) -> int:
@@ -93,22 +93,17 @@ class Tracer:
     def __hash__(self) -> int:
         return id(self)
 
-    # -- numpy protocols ---------------------------------------------------------------
-    def __array_ufunc__(self, ufunc, method, *inputs, **kwargs):
-        from .numpy_api import dispatch_ufunc
-
-        return dispatch_ufunc(ufunc, method, inputs, kwargs)
-
-    def __array_function__(self, func, types, args, kwargs):
-        from .numpy_api import dispatch_function
-
-        return dispatch_function(func, args, kwargs)
+    # numpy's protocols (__array_ufunc__, __array_function__) and the operators are
+    # attached by numpy_api, next to the table that maps numpy functions to ops.
 
 
 def result_dtype(value: Any) -> np.dtype:
     """The numpy dtype of a possibly traced value."""
     while isinstance(value, Tracer):
         value = value.primal
+    dtype = getattr(value, "dtype", None)
+    if dtype is not None:
+        return dtype
     if isinstance(value, float):
         return np.dtype(np.float64)
     return np.result_type(value)

@@ -10,7 +10,7 @@ from __future__ import annotations
 
 from typing import Any
 
-from .core import IN_RULE, Tracer, bind, new_level
+from .core import _counters, IN_RULE, Tracer, bind, new_level
 
 
 class ForwardTrace:
@@ -24,15 +24,24 @@ class ForwardTrace:
     def process(self, op, args, params):
         primals = []
         tangents = []
+        nested = False  # does a lower level still watch some input?
         for a in args:
             if type(a) is Dual and a._trace is self:
-                primals.append(a.primal)
-                tangents.append(a.tangent)
+                a, t = a.primal, a.tangent
             else:
-                primals.append(a)
-                tangents.append(None)
-        out = bind(op, *primals, **params)
-        with IN_RULE:
+                t = None
+            primals.append(a)
+            tangents.append(t)
+            if isinstance(a, Tracer):
+                nested = True
+        if nested or _counters:
+            out = bind(op, *primals, **params)
+        else:
+            out = op.impl(*primals, **params)
+        if _counters:
+            with IN_RULE:
+                tangent = op.jvp(primals, tangents, out, params)
+        else:
             tangent = op.jvp(primals, tangents, out, params)
         if tangent is None:
             return out

@@ -14,7 +14,7 @@ from typing import Any, Callable
 
 import numpy as np
 
-from .core import Tracer, concrete, result_dtype
+from .core import Tracer, bind, concrete, result_dtype
 from .registry import OPS
 
 UFUNCS: dict[Any, Any] = {op.ufunc: op for op in OPS.values() if op.ufunc is not None}
@@ -38,7 +38,27 @@ def _unsupported(what: str) -> TypeError:
     )
 
 
+_NO_PARAMS: dict = {}
+
+
+def _array_ufunc(self, ufunc, method, *inputs, **kwargs):
+    op = UFUNCS.get(ufunc)
+    if op is not None and method == "__call__" and not kwargs:
+        if len(inputs) == 1:  # the hot path: skip bind's search for the top tracer
+            return self._trace.process(op, inputs, _NO_PARAMS)
+        return bind(op, *inputs)
+    return dispatch_ufunc(ufunc, method, inputs, kwargs)
+
+
+def _array_function(self, func, types, args, kwargs):
+    handler = HANDLERS.get(func)
+    if handler is None:
+        return dispatch_function(func, args, kwargs)
+    return handler(*args, **kwargs)
+
+
 def dispatch_ufunc(ufunc, method, inputs, kwargs):
+    inputs = [np.asarray(x) if isinstance(x, (list, tuple)) else x for x in inputs]
     if method != "__call__":
         raise _unsupported(f"np.{ufunc.__name__}.{method}")
     extra = {k: v for k, v in kwargs.items() if v is not None}
@@ -383,9 +403,17 @@ def _astype(self, dtype, copy=True):
 
 
 def _op(name, reflected=False):
-    if reflected:
-        return lambda self, other: OPS[name](other, self)
-    return lambda self, other: OPS[name](self, other)
+    op = OPS[name]
+
+    # the hot path of every overloaded operator: find the innermost level without bind
+    def method(self, other):
+        args = (other, self) if reflected else (self, other)
+        if isinstance(other, Tracer) and other._level > self._level:
+            return other._trace.process(op, args, _NO_PARAMS)
+        return self._trace.process(op, args, _NO_PARAMS)
+
+    method.__name__ = f"__{'r' if reflected else ''}{name}__"
+    return method
 
 
 def _pow(self, other):
@@ -399,13 +427,14 @@ def _nondiff_op(ufunc):
 
 
 _METHODS: dict[str, Any] = {
+    "__array_ufunc__": _array_ufunc, "__array_function__": _array_function,
     "__add__": _op("add"), "__radd__": _op("add", True),
     "__sub__": _op("subtract"), "__rsub__": _op("subtract", True),
     "__mul__": _op("multiply"), "__rmul__": _op("multiply", True),
     "__truediv__": _op("true_divide"), "__rtruediv__": _op("true_divide", True),
     "__pow__": _pow, "__rpow__": _op("power", True),
     "__matmul__": _op("matmul"), "__rmatmul__": _op("matmul", True),
-    "__neg__": lambda self: OPS["negative"](self),
+    "__neg__": lambda self: self._trace.process(OPS["negative"], (self,), _NO_PARAMS),
     "__pos__": lambda self: self,
     "__abs__": lambda self: OPS["abs"](self),
     "__lt__": _nondiff_op(np.less), "__le__": _nondiff_op(np.less_equal),

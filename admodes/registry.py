@@ -27,6 +27,7 @@ taken from the end, and a batch count ``nb`` found as "the value's ndim minus th
 from __future__ import annotations
 
 import math
+import operator
 from dataclasses import dataclass, field
 from typing import Any, Callable, Sequence
 
@@ -68,13 +69,21 @@ def _register(op: Op) -> Op:
 # -- shape helpers used by the rules (no calculus here) --------------------------------
 
 
+def _ndim(v: Any) -> int:
+    return getattr(v, "ndim", 0)
+
+
+def _shape(v: Any) -> tuple[int, ...]:
+    return getattr(v, "shape", ())
+
+
 def _size(shape: tuple[int, ...]) -> int:
     return math.prod(shape)
 
 
 def batch_ndim(value: Any, core_ndim: int) -> int:
     """How many leading batch axes ``value`` carries on top of a ``core_ndim`` array."""
-    return np.ndim(value) - core_ndim
+    return _ndim(value) - core_ndim
 
 
 def unbroadcast(g: Any, shape: tuple[int, ...], out_ndim: int) -> Any:
@@ -82,7 +91,7 @@ def unbroadcast(g: Any, shape: tuple[int, ...], out_ndim: int) -> Any:
 
     The single place where broadcasting is undone for every VJP.
     """
-    gshape = np.shape(g)
+    gshape = _shape(g)
     nb = len(gshape) - out_ndim
     if gshape[nb:] == shape:
         return g
@@ -102,13 +111,13 @@ def _align(t: Any, in_ndim: int, out_ndim: int) -> Any:
     """Insert axes after the batch axes so a tangent broadcasts against the output."""
     if in_ndim == out_ndim:
         return t
-    tshape = np.shape(t)
+    tshape = _shape(t)
     nb = len(tshape) - in_ndim
     return np.reshape(t, tshape[:nb] + (1,) * (out_ndim - in_ndim) + tshape[nb:])
 
 
 def _broadcast_core(t: Any, out_shape: tuple[int, ...]) -> Any:
-    tshape = np.shape(t)
+    tshape = _shape(t)
     nb = len(tshape) - len(out_shape)
     if nb >= 0 and tshape[nb:] == out_shape:
         return t
@@ -130,49 +139,63 @@ def _elementwise_flops(per_element: int) -> Callable[[Shapes, dict], int]:
 Partial = Callable[..., Any] | float | None
 
 
-def elementwise(name: str, ufunc: Any, partials: Sequence[Partial], flops: int = 1) -> Op:
-    """Declare an elementwise op by its partial derivatives.
+def elementwise(name: str, ufunc: Any, partials: Sequence[Partial], flops: int = 1,
+                impl: Callable | None = None) -> Op:
+    """Declare an elementwise op (numpy's ``ufunc``) by its partial derivatives.
 
+    ``impl`` computes the primal when it should not be the ufunc itself.
     Each partial is a function ``(*primals, out) -> array`` (broadcastable to ``out``), a
     constant such as 1.0 or -1.0, or None for an input with no derivative (a condition).
     """
 
+    def term(d, primals, out, t):
+        if callable(d):
+            return d(*primals, out) * t
+        return t if d == 1.0 else d * t
+
     def jvp(primals, tangents, out, params):
-        out_ndim = np.ndim(out)
+        out_ndim = _ndim(out)
         total = None
+        partial_shape = False
         for x, t, d in zip(primals, tangents, partials):
             if t is None or d is None:
                 continue
-            t = _align(t, np.ndim(x), out_ndim)
-            if callable(d):
-                term = d(*primals, out) * t
-            elif d == 1.0:
-                term = t
-            else:
-                term = d * t
-            total = term if total is None else total + term
-        if total is None:
-            return None
-        return _broadcast_core(total, np.shape(out))
+            if _ndim(x) != out_ndim:
+                t = _align(t, _ndim(x), out_ndim)
+                partial_shape = True
+            elif _shape(x) != _shape(out):
+                partial_shape = True
+            t = term(d, primals, out, t)
+            total = t if total is None else total + t
+        if partial_shape:  # a term may not cover every output element yet
+            return _broadcast_core(total, _shape(out))
+        return total
 
     def vjp(ct, primals, out, params, wanted):
-        out_ndim = np.ndim(out)
+        out_shape = _shape(out)
         grads = []
         for x, w, d in zip(primals, wanted, partials):
             if not w or d is None:
                 grads.append(None)
                 continue
-            if callable(d):
-                g = ct * d(*primals, out)
-            elif d == 1.0:
-                g = ct
-            else:
-                g = d * ct
-            grads.append(unbroadcast(g, np.shape(x), out_ndim))
+            g = term(d, primals, out, ct)
+            if _shape(x) != out_shape:
+                g = unbroadcast(g, _shape(x), len(out_shape))
+            grads.append(g)
         return grads
 
+    if len(partials) == 1 and callable(partials[0]):
+        # unary ops: output shape = input shape, so no broadcasting to undo
+        (d,) = partials
+
+        def jvp(primals, tangents, out, params):  # noqa: F811
+            return d(primals[0], out) * tangents[0]
+
+        def vjp(ct, primals, out, params, wanted):  # noqa: F811
+            return (ct * d(primals[0], out),)
+
     return _register(
-        Op(name, ufunc, "elementwise", _elementwise_flops(flops),
+        Op(name, impl or ufunc, "elementwise", _elementwise_flops(flops),
            cost=f"{flops} * out.size", jvp=jvp, vjp=vjp, ufunc=ufunc)
     )
 
@@ -193,15 +216,26 @@ def _power_dexp(x, y, out):
     return np.where(x == 0, 0 * out, out * _safe_log(x))
 
 
-elementwise("add", np.add, [1.0, 1.0])
-elementwise("subtract", np.subtract, [1.0, -1.0])
-elementwise("multiply", np.multiply, [lambda x, y, out: y, lambda x, y, out: x])
-elementwise("true_divide", np.divide,
-            [lambda x, y, out: 1 / y, lambda x, y, out: -out / y])
-elementwise("negative", np.negative, [-1.0])
+def _divide(x, y):
+    # numpy's semantics (inf, nan) even for two Python floats, which would raise
+    try:
+        return x / y
+    except ZeroDivisionError:
+        return np.divide(np.float64(x), y)
+
+
+# Arithmetic runs through Python's operators: on arrays they are numpy's ufuncs, and on
+# Python floats they stay Python floats, several times faster than a numpy scalar.
+elementwise("add", np.add, [1.0, 1.0], impl=operator.add)
+elementwise("subtract", np.subtract, [1.0, -1.0], impl=operator.sub)
+elementwise("multiply", np.multiply, [lambda x, y, out: y, lambda x, y, out: x],
+            impl=operator.mul)
+elementwise("true_divide", np.divide, [lambda x, y, out: 1 / y, lambda x, y, out: -out / y],
+            impl=_divide)
+elementwise("negative", np.negative, [-1.0], impl=operator.neg)
 elementwise("positive", np.positive, [1.0], flops=0)
 elementwise("power", np.power, [_power_dbase, _power_dexp], flops=10)
-elementwise("square", np.square, [lambda x, out: 2 * x])
+elementwise("square", np.square, [lambda x, out: 2 * x], impl=lambda x: x * x)
 elementwise("sqrt", np.sqrt, [lambda x, out: 0.5 / out], flops=4)
 elementwise("exp", np.exp, [lambda x, out: out], flops=10)
 elementwise("log", np.log, [lambda x, out: 1 / x], flops=10)
@@ -272,9 +306,9 @@ def linear(name: str, impl: Callable, transpose: Callable, flops=None, cost: str
     def jvp(primals, tangents, out, params):
         if len(primals) == 1:
             return impl(tangents[0], **params)
-        nb_shape = next(np.shape(t)[: np.ndim(t) - np.ndim(x)]
+        nb_shape = next(_shape(t)[: _ndim(t) - _ndim(x)]
                         for x, t in zip(primals, tangents) if t is not None)
-        ts = [t if t is not None else np.zeros(nb_shape + np.shape(x), result_dtype(out))
+        ts = [t if t is not None else np.zeros(nb_shape + _shape(x), result_dtype(out))
               for x, t in zip(primals, tangents)]
         return impl(*ts, **params)
 
@@ -302,16 +336,16 @@ def _expand(ct: Any, shape: tuple[int, ...], axis: tuple[int, ...], keepdims: bo
     """Undo a reduction's squeeze: give ``ct`` size-1 axes where ``axis`` was reduced."""
     if keepdims:
         return ct
-    cshape = np.shape(ct)
+    cshape = _shape(ct)
     kept = _kept_shape(shape, axis)
     nb = len(cshape) - (len(shape) - len(axis))
     return np.reshape(ct, cshape[:nb] + kept)
 
 
 def _sum_transpose(ct, x, axis, keepdims):
-    shape = np.shape(x)
+    shape = _shape(x)
     g = _expand(ct, shape, axis, keepdims)
-    return np.broadcast_to(g, np.shape(g)[: np.ndim(g) - len(shape)] + shape)
+    return np.broadcast_to(g, _shape(g)[: _ndim(g) - len(shape)] + shape)
 
 
 def _mean_impl(x, axis, keepdims):
@@ -319,7 +353,7 @@ def _mean_impl(x, axis, keepdims):
 
 
 def _mean_transpose(ct, x, axis, keepdims):
-    shape = np.shape(x)
+    shape = _shape(x)
     count = _size(tuple(shape[a] for a in axis))
     return _sum_transpose(ct, x, axis, keepdims) / max(count, 1)
 
@@ -330,7 +364,7 @@ linear("mean", _mean_impl, _mean_transpose, _sum_flops, "in.size")
 
 
 def _reshape_impl(x, shape, in_shape):
-    xshape = np.shape(x)
+    xshape = _shape(x)
     return np.reshape(x, xshape[: len(xshape) - len(in_shape)] + shape)
 
 
@@ -339,7 +373,7 @@ linear("reshape", _reshape_impl,
 
 
 def _transpose_impl(x, axes):
-    nb = np.ndim(x) - len(axes)
+    nb = _ndim(x) - len(axes)
     if nb == 0:
         return np.transpose(x, axes)
     return np.transpose(x, tuple(range(nb)) + tuple(nb + a for a in axes))
@@ -351,7 +385,7 @@ linear("transpose", _transpose_impl,
 
 def _broadcast_impl(x, shape, in_shape):
     x = _align(x, len(in_shape), len(shape))
-    xshape = np.shape(x)
+    xshape = _shape(x)
     return np.broadcast_to(x, xshape[: len(xshape) - len(shape)] + shape)
 
 
@@ -368,9 +402,9 @@ def _concat_impl(*xs, axis):
 
 
 def _concat_transpose(ct, *xs, axis):
-    bounds = np.cumsum([0] + [np.shape(x)[axis] for x in xs])
-    nd = np.ndim(xs[0])
-    nb = np.ndim(ct) - nd
+    bounds = np.cumsum([0] + [_shape(x)[axis] for x in xs])
+    nd = _ndim(xs[0])
+    nb = _ndim(ct) - nd
     pos = nb + axis % nd
     out = []
     for lo, hi in zip(bounds[:-1], bounds[1:]):
@@ -394,21 +428,21 @@ def _batched_key(idx: tuple, nb: int) -> tuple:
 
 
 def _getitem_impl(x, idx, in_ndim, adv):
-    nb = np.ndim(x) - in_ndim
+    nb = _ndim(x) - in_ndim
     if nb == 0:
         return x[idx]
     r = x[_batched_key(idx, nb)]
     adv_ndim, split = adv
     if split:
         perm = tuple(range(adv_ndim, adv_ndim + nb)) + tuple(range(adv_ndim)) + tuple(
-            range(adv_ndim + nb, np.ndim(r)))
+            range(adv_ndim + nb, _ndim(r)))
         r = np.transpose(r, perm)
     return r
 
 
 def _scatter(ct, idx, in_shape, out_ndim, adv, basic):
     """Transpose of indexing: zeros of ``in_shape`` with ``ct`` added at ``idx``."""
-    cshape = np.shape(ct)
+    cshape = _shape(ct)
     nb = len(cshape) - out_ndim
     adv_ndim, split = adv
     if nb and split:
@@ -427,7 +461,7 @@ def _scatter(ct, idx, in_shape, out_ndim, adv, basic):
 linear("getitem",
        lambda x, idx, in_ndim, adv, out_ndim, basic: _getitem_impl(x, idx, in_ndim, adv),
        lambda ct, x, idx, in_ndim, adv, out_ndim, basic: scatter_add(
-           ct, idx=idx, in_shape=np.shape(x), out_ndim=out_ndim, adv=adv, basic=basic))
+           ct, idx=idx, in_shape=_shape(x), out_ndim=out_ndim, adv=adv, basic=basic))
 linear("scatter_add",
        lambda ct, idx, in_shape, out_ndim, adv, basic: _scatter(
            ct, idx, in_shape, out_ndim, adv, basic),
@@ -441,7 +475,7 @@ def getitem(x, key):
 
     if isinstance(key, dict):  # already-normalised params
         return OPS["getitem"](x, **key)
-    return OPS["getitem"](x, **index_params(np.shape(x), key))
+    return OPS["getitem"](x, **index_params(_shape(x), key))
 
 
 def scatter_add(ct, **params):
@@ -458,14 +492,14 @@ def reduction(name: str, impl: Callable, partial: Callable, flops: int = 1) -> O
     def jvp(primals, tangents, out, params):
         (x,), (t,) = primals, tangents
         axis, keepdims = params["axis"], params["keepdims"]
-        d = partial(x, _expand(out, np.shape(x), axis, keepdims), axis)
+        d = partial(x, _expand(out, _shape(x), axis, keepdims), axis)
         return np.sum(d * t, axis=axis, keepdims=keepdims)
 
     def vjp(ct, primals, out, params, wanted):
         (x,) = primals
         axis, keepdims = params["axis"], params["keepdims"]
-        d = partial(x, _expand(out, np.shape(x), axis, keepdims), axis)
-        return [_expand(ct, np.shape(x), axis, keepdims) * d]
+        d = partial(x, _expand(out, _shape(x), axis, keepdims), axis)
+        return [_expand(ct, _shape(x), axis, keepdims) * d]
 
     return _register(Op(name, impl, "reduction", lambda shapes, params: flops * _size(
         shapes[0]), cost=f"{flops} * in.size", jvp=jvp, vjp=vjp))
@@ -503,7 +537,7 @@ reduction("prod", lambda x, axis, keepdims: np.prod(x, axis=axis, keepdims=keepd
 
 
 def _promote(x: Any, core_ndim: int, side: str, target_ndim: int) -> Any:
-    xshape = np.shape(x)
+    xshape = _shape(x)
     nb = len(xshape) - core_ndim
     core = xshape[nb:]
     if core_ndim == 1:
@@ -519,11 +553,11 @@ def _matmul_out_core(a_ndim: int, b_ndim: int, out_shape: tuple[int, ...]) -> in
 
 def _matmul_batched(a, b, a_ndim, b_ndim, out_shape):
     """a @ b where either operand may carry leading batch axes."""
-    if np.ndim(a) == a_ndim and np.ndim(b) == b_ndim:
+    if _ndim(a) == a_ndim and _ndim(b) == b_ndim:
         return np.matmul(a, b)
     core = _matmul_out_core(a_ndim, b_ndim, out_shape)
     r = np.matmul(_promote(a, a_ndim, "left", core), _promote(b, b_ndim, "right", core))
-    rshape = np.shape(r)
+    rshape = _shape(r)
     nb = len(rshape) - core
     return np.reshape(r, rshape[:nb] + out_shape)
 
@@ -531,7 +565,7 @@ def _matmul_batched(a, b, a_ndim, b_ndim, out_shape):
 def _matmul_jvp(primals, tangents, out, params):
     a, b = primals
     ta, tb = tangents
-    a_nd, b_nd, oshape = np.ndim(a), np.ndim(b), np.shape(out)
+    a_nd, b_nd, oshape = _ndim(a), _ndim(b), _shape(out)
     total = None
     if ta is not None:
         total = _matmul_batched(ta, b, a_nd, b_nd, oshape)
@@ -542,28 +576,28 @@ def _matmul_jvp(primals, tangents, out, params):
 
 
 def _swap_last(x):
-    nd = np.ndim(x)
+    nd = _ndim(x)
     return np.transpose(x, tuple(range(nd - 2)) + (nd - 1, nd - 2))
 
 
 def _matmul_vjp(ct, primals, out, params, wanted):
     a, b = primals
-    a_nd, b_nd = np.ndim(a), np.ndim(b)
-    core = _matmul_out_core(a_nd, b_nd, np.shape(out))
-    cshape = np.shape(ct)
-    nb = len(cshape) - np.ndim(out)
-    ct2 = _promote_ct(ct, nb, np.shape(out), a_nd, b_nd)
+    a_nd, b_nd = _ndim(a), _ndim(b)
+    core = _matmul_out_core(a_nd, b_nd, _shape(out))
+    cshape = _shape(ct)
+    nb = len(cshape) - _ndim(out)
+    ct2 = _promote_ct(ct, nb, _shape(out), a_nd, b_nd)
     a2 = _promote(a, a_nd, "left", core)
     b2 = _promote(b, b_nd, "right", core)
     ga = gb = None
     if wanted[0]:
         g = np.matmul(ct2, _swap_last(b2))
-        ga = unbroadcast(g, np.shape(a2), core)
-        ga = np.reshape(ga, np.shape(ga)[:nb] + np.shape(a))
+        ga = unbroadcast(g, _shape(a2), core)
+        ga = np.reshape(ga, _shape(ga)[:nb] + _shape(a))
     if wanted[1]:
         g = np.matmul(_swap_last(a2), ct2)
-        gb = unbroadcast(g, np.shape(b2), core)
-        gb = np.reshape(gb, np.shape(gb)[:nb] + np.shape(b))
+        gb = unbroadcast(g, _shape(b2), core)
+        gb = np.reshape(gb, _shape(gb)[:nb] + _shape(b))
     return [ga, gb]
 
 
@@ -574,7 +608,7 @@ def _promote_ct(ct, nb, out_shape, a_nd, b_nd):
         core = core[:-1] + (1,) + core[-1:] if b_nd > 1 else core + (1,)
     if b_nd == 1:
         core = core + (1,)
-    return np.reshape(ct, np.shape(ct)[:nb] + core)
+    return np.reshape(ct, _shape(ct)[:nb] + core)
 
 
 def _matmul_flops(shapes, params):

@@ -10,24 +10,23 @@ axes: k seeds pulled back through ONE sweep (vector mode).
 
 from __future__ import annotations
 
-from dataclasses import dataclass
-from typing import Any, Sequence
+from typing import Any, NamedTuple, Sequence
 
 import numpy as np
 
-from .core import IN_RULE, Tracer, bind, concrete, new_level, note
+from .core import IN_RULE, Tracer, _counters, bind, concrete, new_level, note
 
 
-@dataclass(frozen=True)
-class Node:
-    """One tape entry: ``out = op(*primals, **params)``; ``parents[i]`` is the tape index
-    of input i, or -1 for a constant. Inputs of the function are nodes with ``op=None``."""
+class Node(NamedTuple):
+    """One tape entry: ``out = op(*primals, **params)``. ``parents[i]`` is the tape index
+    of input i, or -1 for a constant. The function's inputs are entries with ``op=None``."""
 
     op: Any
     parents: tuple[int, ...]
     primals: tuple[Any, ...]
     out: Any
     params: dict
+    wanted: tuple[bool, ...]  # which inputs are on the tape (need a cotangent)
 
 
 class Tape:
@@ -35,75 +34,100 @@ class Tape:
 
     def __init__(self) -> None:
         self.level = new_level()
-        self.nodes: list[Node] = []
+        # plain tuples in Node's field order: building a tuple is the cheapest record
+        self.nodes: list[tuple] = []
 
     def __len__(self) -> int:
         return len(self.nodes)
 
     def __repr__(self) -> str:
-        return f"<Tape: {len(self)} nodes, {self.residual_bytes()} residual bytes>"
+        return f"<Tape: {len(self)} entries, {self.residual_bytes()} residual bytes>"
+
+    def entries(self) -> list[Node]:
+        """The tape as ``Node`` records, in recording order."""
+        return [Node(*n) for n in self.nodes]
 
     @property
     def ops(self) -> list[str]:
         """The op name of each entry, in recording order ('input' for the inputs)."""
-        return [n.op.name if n.op is not None else "input" for n in self.nodes]
+        return [n[0].name if n[0] is not None else "input" for n in self.nodes]
 
     def residual_bytes(self) -> int:
-        """Bytes of the arrays the tape keeps alive (each array counted once)."""
+        """Bytes of the values the tape keeps alive (each one counted once)."""
         seen: set[int] = set()
         total = 0
-        for node in self.nodes:
-            for v in (*node.primals, node.out):
+        for _, _, primals, out, _, _ in self.nodes:
+            for v in (*primals, out):
                 v = concrete(v)
-                if isinstance(v, np.ndarray | np.generic) and id(v) not in seen:
-                    seen.add(id(v))
+                if id(v) in seen:
+                    continue
+                seen.add(id(v))
+                if isinstance(v, (np.ndarray, np.generic)):
                     total += v.nbytes
-                elif isinstance(v, float) and id(v) not in seen:
-                    seen.add(id(v))
+                elif isinstance(v, float):
                     total += 8
         return total
 
     def input(self, value: Any) -> "Var":
-        self.nodes.append(Node(None, (), (), value, {}))
+        self.nodes.append((None, (), (), value, {}, ()))
         return Var(value, self, len(self.nodes) - 1)
 
     def process(self, op, args, params):
         primals = []
         parents = []
+        wanted = []
+        nested = False  # does a lower level still watch some input?
         for a in args:
             if type(a) is Var and a._trace is self:
-                primals.append(a.primal)
                 parents.append(a._index)
+                wanted.append(True)
+                a = a.primal
             else:
-                primals.append(a)
                 parents.append(-1)
-        out = bind(op, *primals, **params)
-        self.nodes.append(Node(op, tuple(parents), tuple(primals), out, params))
-        return Var(out, self, len(self.nodes) - 1)
+                wanted.append(False)
+            primals.append(a)
+            if isinstance(a, Tracer):
+                nested = True
+        if nested or _counters:
+            out = bind(op, *primals, **params)
+        else:
+            out = op.impl(*primals, **params)
+        nodes = self.nodes
+        nodes.append((op, parents, primals, out, params, wanted))
+        return Var(out, self, len(nodes) - 1)
 
     def backward(self, seeds: Sequence[tuple[int, Any]]) -> list[Any]:
-        """Pull cotangents back from ``(node index, cotangent)`` seeds.
+        """Pull cotangents back from ``(entry index, cotangent)`` seeds.
 
-        Returns the accumulated cotangent of every node (None where none arrived).
+        Returns the accumulated cotangent of every entry (None where none arrived).
         """
         note("reverse_sweeps")
         nodes = self.nodes
         cts: list[Any] = [None] * len(nodes)
         for i, ct in seeds:
             cts[i] = ct if cts[i] is None else cts[i] + ct
-        with IN_RULE:
-            for i in range(len(nodes) - 1, -1, -1):
-                ct = cts[i]
-                node = nodes[i]
-                if ct is None or node.op is None:
-                    continue
-                cts[i] = None  # free it early; inputs keep theirs
-                wanted = [p >= 0 for p in node.parents]
-                grads = node.op.vjp(ct, node.primals, node.out, node.params, wanted)
-                for p, g in zip(node.parents, grads):
-                    if p >= 0 and g is not None:
-                        cts[p] = g if cts[p] is None else cts[p] + g
+        if _counters:
+            with IN_RULE:
+                self._sweep(cts)
+        else:
+            self._sweep(cts)
         return cts
+
+    def _sweep(self, cts: list[Any]) -> None:
+        nodes = self.nodes
+        for i in range(len(nodes) - 1, -1, -1):
+            ct = cts[i]
+            if ct is None:
+                continue
+            op, parents, primals, out, params, wanted = nodes[i]
+            if op is None:
+                continue
+            cts[i] = None  # free it early; the inputs keep theirs
+            grads = op.vjp(ct, primals, out, params, wanted)
+            for p, g in zip(parents, grads):
+                if p >= 0 and g is not None:
+                    old = cts[p]
+                    cts[p] = g if old is None else old + g
 
 
 class Var(Tracer):
@@ -119,6 +143,3 @@ class Var(Tracer):
 
     def __repr__(self) -> str:
         return f"Var({self.primal!r}, index={self._index})"
-
-
-__all__ = ["Tape", "Var", "Node", "bind"]
