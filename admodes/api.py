@@ -82,6 +82,16 @@ def _argnums(argnums: int | Sequence[int], nargs: int) -> tuple[int, ...]:
     return tuple(i % nargs for i in nums)
 
 
+def _result(g: Any, like: Any, batch: tuple[int, ...] = ()) -> Any:
+    """A derivative as handed to the user: zeros where none arrived, and never a read-only
+    broadcast view (users update parameters in place)."""
+    if g is None:
+        return _zeros(like, batch)
+    if isinstance(g, np.ndarray) and not g.flags.writeable:
+        return g.copy()
+    return g
+
+
 def _zeros(like: Any, batch: tuple[int, ...] = ()) -> np.ndarray:
     dt = result_dtype(like)
     return np.zeros(batch + np.shape(like), dtype=dt if dt.kind == "f" else np.float64)
@@ -175,7 +185,7 @@ def jvp(fun: Callable, primals: Sequence, tangents: Sequence) -> tuple[Any, Any]
                 for k, (t, p) in enumerate(zip(t_leaves, p_leaves))]
     out_tree, outs, touts = forward_sweep(
         lambda leaves: fun(*tree_unflatten(p_tree, leaves)), p_leaves, t_leaves)
-    touts = [_zeros(o) if t is None else t for o, t in zip(outs, touts)]
+    touts = [_result(t, o) for o, t in zip(outs, touts)]
     return tree_unflatten(out_tree, outs), tree_unflatten(out_tree, touts)
 
 
@@ -203,7 +213,7 @@ def vjp(fun: Callable, *primals: Any) -> tuple[Any, Callable]:
         c_leaves = [_check_like(c, o, f"cotangent leaf {k}")
                     for k, (c, o) in enumerate(zip(c_leaves, outs))]
         cts = pullback(c_leaves)
-        cts = [_zeros(p) if g is None else g for p, g in zip(p_leaves, cts)]
+        cts = [_result(g, p) for p, g in zip(p_leaves, cts)]
         return tuple(tree_unflatten(p_tree, cts))
 
     return tree_unflatten(out_tree, outs), vjp_fn
@@ -241,8 +251,7 @@ def value_and_grad(fun: Callable, argnums: int | Sequence[int] = 0) -> Callable:
         _check_scalar_output(out, "grad")
         seed = 1.0 if isinstance(concrete(out), float) else np.ones((), result_dtype(out))
         cts = pullback([seed])
-        grads = tree_unflatten(treedef, [_zeros(p) if g is None else g
-                                         for p, g in zip(leaves, cts)])
+        grads = tree_unflatten(treedef, [_result(g, p) for p, g in zip(leaves, cts)])
         return out, grads[0] if isinstance(argnums, int) else grads
 
     return value_and_grad_fun

@@ -44,7 +44,7 @@ _NO_PARAMS: dict = {}
 def _array_ufunc(self, ufunc, method, *inputs, **kwargs):
     op = UFUNCS.get(ufunc)
     if op is not None and method == "__call__" and not kwargs:
-        if len(inputs) == 1:  # the hot path: skip bind's search for the top tracer
+        if len(inputs) == 1 and not op.nondiff:  # the hot path: skip bind's search for the top tracer
             return self._trace.process(op, inputs, _NO_PARAMS)
         return bind(op, *inputs)
     return dispatch_ufunc(ufunc, method, inputs, kwargs)

@@ -139,18 +139,31 @@ def _elementwise_flops(per_element: int) -> Callable[[Shapes, dict], int]:
 Partial = Callable[..., Any] | float | None
 
 
+def _zero_where_zero(d: Any, t: Any) -> Any:
+    """d * t, except 0 wherever t is 0 even if d is infinite: sqrt'(0) = inf, but a
+    direction that does not move that element must not turn into inf * 0 = nan."""
+    with np.errstate(invalid="ignore"):
+        prod = d * t
+    if isinstance(t, float):
+        return 0.0 if t == 0 else prod
+    return np.where(t == 0, 0, prod)
+
+
 def elementwise(name: str, ufunc: Any, partials: Sequence[Partial], flops: int = 1,
-                impl: Callable | None = None) -> Op:
+                impl: Callable | None = None, singular: bool = False) -> Op:
     """Declare an elementwise op (numpy's ``ufunc``) by its partial derivatives.
 
-    ``impl`` computes the primal when it should not be the ufunc itself.
+    ``impl`` computes the primal when it should not be the ufunc itself. ``singular``
+    marks ops whose partials can be infinite where the primal is finite (sqrt at 0).
     Each partial is a function ``(*primals, out) -> array`` (broadcastable to ``out``), a
     constant such as 1.0 or -1.0, or None for an input with no derivative (a condition).
     """
 
+    times = _zero_where_zero if singular else operator.mul
+
     def term(d, primals, out, t):
         if callable(d):
-            return d(*primals, out) * t
+            return times(d(*primals, out), t)
         return t if d == 1.0 else d * t
 
     def jvp(primals, tangents, out, params):
@@ -184,7 +197,7 @@ def elementwise(name: str, ufunc: Any, partials: Sequence[Partial], flops: int =
             grads.append(g)
         return grads
 
-    if len(partials) == 1 and callable(partials[0]):
+    if len(partials) == 1 and callable(partials[0]) and not singular:
         # unary ops: output shape = input shape, so no broadcasting to undo
         (d,) = partials
 
@@ -213,6 +226,8 @@ def _power_dbase(x, y, out):
 
 def _power_dexp(x, y, out):
     # out * log(x), with the limit 0 at x == 0 instead of 0 * -inf = nan
+    if isinstance(x, (int, float)):  # keep a Python base weakly typed (float32 stays)
+        return out * (math.log(x) if x > 0 else 0.0 if x == 0 else math.nan)
     return np.where(x == 0, 0 * out, out * _safe_log(x))
 
 
@@ -231,15 +246,15 @@ elementwise("subtract", np.subtract, [1.0, -1.0], impl=operator.sub)
 elementwise("multiply", np.multiply, [lambda x, y, out: y, lambda x, y, out: x],
             impl=operator.mul)
 elementwise("true_divide", np.divide, [lambda x, y, out: 1 / y, lambda x, y, out: -out / y],
-            impl=_divide)
+            impl=_divide, singular=True)
 elementwise("negative", np.negative, [-1.0], impl=operator.neg)
 elementwise("positive", np.positive, [1.0], flops=0)
-elementwise("power", np.power, [_power_dbase, _power_dexp], flops=10)
+elementwise("power", np.power, [_power_dbase, _power_dexp], flops=10, singular=True)
 elementwise("square", np.square, [lambda x, out: 2 * x], impl=lambda x: x * x)
-elementwise("sqrt", np.sqrt, [lambda x, out: 0.5 / out], flops=4)
+elementwise("sqrt", np.sqrt, [lambda x, out: 0.5 / out], flops=4, singular=True)
 elementwise("exp", np.exp, [lambda x, out: out], flops=10)
-elementwise("log", np.log, [lambda x, out: 1 / x], flops=10)
-elementwise("log1p", np.log1p, [lambda x, out: 1 / (1 + x)], flops=10)
+elementwise("log", np.log, [lambda x, out: 1 / x], flops=10, singular=True)
+elementwise("log1p", np.log1p, [lambda x, out: 1 / (1 + x)], flops=10, singular=True)
 elementwise("expm1", np.expm1, [lambda x, out: out + 1], flops=10)
 elementwise("sin", np.sin, [lambda x, out: np.cos(x)], flops=10)
 elementwise("cos", np.cos, [lambda x, out: -np.sin(x)], flops=10)
@@ -248,8 +263,8 @@ elementwise("tanh", np.tanh, [lambda x, out: 1 - out * out], flops=10)
 elementwise("sinh", np.sinh, [lambda x, out: np.cosh(x)], flops=10)
 elementwise("cosh", np.cosh, [lambda x, out: np.sinh(x)], flops=10)
 elementwise("arctan", np.arctan, [lambda x, out: 1 / (1 + x * x)], flops=10)
-elementwise("arcsin", np.arcsin, [lambda x, out: 1 / np.sqrt(1 - x * x)], flops=10)
-elementwise("arccos", np.arccos, [lambda x, out: -1 / np.sqrt(1 - x * x)], flops=10)
+elementwise("arcsin", np.arcsin, [lambda x, out: 1 / np.sqrt(1 - x * x)], flops=10, singular=True)
+elementwise("arccos", np.arccos, [lambda x, out: -1 / np.sqrt(1 - x * x)], flops=10, singular=True)
 elementwise("abs", np.absolute, [lambda x, out: np.sign(x)])
 elementwise("maximum", np.maximum,
             [lambda x, y, out: _step(x - y), lambda x, y, out: _step(y - x)])
@@ -465,7 +480,7 @@ linear("getitem",
 linear("scatter_add",
        lambda ct, idx, in_shape, out_ndim, adv, basic: _scatter(
            ct, idx, in_shape, out_ndim, adv, basic),
-       lambda g, ct, idx, in_shape, out_ndim, adv, basic: getitem(
+       lambda g, ct, idx, in_shape, out_ndim, adv, basic: OPS["getitem"](
            g, idx=idx, in_ndim=len(in_shape), adv=adv, out_ndim=out_ndim, basic=basic))
 
 
