@@ -83,12 +83,17 @@ def _argnums(argnums: int | Sequence[int], nargs: int) -> tuple[int, ...]:
 
 
 def _result(g: Any, like: Any, batch: tuple[int, ...] = ()) -> Any:
-    """A derivative as handed to the user: zeros where none arrived, and never a read-only
-    broadcast view (users update parameters in place)."""
+    """A derivative as handed to the user: zeros where none arrived, in its primal's dtype
+    (a float64 constant in the function must not turn a float32 input's cotangent into
+    float64), and never a read-only broadcast view (users update parameters in place)."""
     if g is None:
         return _zeros(like, batch)
-    if isinstance(g, np.ndarray) and not g.flags.writeable:
-        return g.copy()
+    if isinstance(g, (np.ndarray, np.generic)):
+        dt = result_dtype(like)
+        if g.dtype != dt and dt.kind == "f":
+            return g.astype(dt)
+        if isinstance(g, np.ndarray) and not g.flags.writeable:
+            return g.copy()
     return g
 
 

@@ -9,6 +9,7 @@ silently dropping a derivative.
 
 from __future__ import annotations
 
+import math
 import operator
 from typing import Any, Callable
 
@@ -21,9 +22,10 @@ UFUNCS: dict[Any, Any] = {op.ufunc: op for op in OPS.values() if op.ufunc is not
 
 # ufuncs with no primitive of their own, written in terms of the ones that have one
 COMPOSITE_UFUNCS: dict[Any, Callable] = {
-    np.log2: lambda x: np.log(x) * (1 / np.log(2.0)),
-    np.log10: lambda x: np.log(x) * (1 / np.log(10.0)),
-    np.exp2: lambda x: np.exp(x * np.log(2.0)),
+    # constants as Python floats, which do not promote float32 (numpy scalars would)
+    np.log2: lambda x: np.log(x) * (1 / math.log(2.0)),
+    np.log10: lambda x: np.log(x) * (1 / math.log(10.0)),
+    np.exp2: lambda x: np.exp(x * math.log(2.0)),
     np.reciprocal: lambda x: 1 / x,
     np.fmax: lambda x, y: np.maximum(x, y),
     np.fmin: lambda x, y: np.minimum(x, y),

@@ -528,13 +528,27 @@ def _extremum_partial(x, out, axis):
 
 
 def _prod_partial(x, out, axis):
-    # product of the other elements, without dividing by zero
-    zero = x == 0
-    safe = np.where(zero, 1, x)
-    rest = np.prod(safe, axis=axis, keepdims=True)
-    nzeros = np.sum(zero, axis=axis, keepdims=True)
-    return np.where(zero, np.where(nzeros == 1, rest, 0 * rest),
-                    np.where(nzeros == 0, rest / safe, 0 * rest))
+    # the product of the other elements; out / x only where that divides by no zero
+    if not np.any(concrete(x) == 0):
+        return out / x
+    return _prod_of_others(x, axis)
+
+
+def _prod_of_others(x, axis):
+    """For each element, the product of the other elements of its reduced slice, built
+    from differentiable ops only (so second derivatives at zeros are right): lay each
+    slice out K times with a 1 on the diagonal, and multiply along it."""
+    shape = _shape(x)
+    nd = len(shape)
+    red = [a % nd for a in axis]
+    keep = [i for i in range(nd) if i not in red]
+    k = _size(tuple(shape[i] for i in red))
+    kept_shape = tuple(shape[i] for i in keep)
+    xm = np.reshape(np.transpose(x, keep + red), kept_shape + (1, k))
+    tiled = np.broadcast_to(xm, kept_shape + (k, k))
+    others = np.prod(np.where(np.eye(k, dtype=bool), 1, tiled), axis=-1)
+    back = np.reshape(others, kept_shape + tuple(shape[i] for i in red))
+    return np.transpose(back, tuple(np.argsort(keep + red)))
 
 
 reduction("max", lambda x, axis, keepdims: np.max(x, axis=axis, keepdims=keepdims),
