@@ -16,6 +16,7 @@ Example:
 
 from __future__ import annotations
 
+import ctypes
 import datetime
 import gc
 import itertools
@@ -26,9 +27,10 @@ import subprocess
 import sys
 import time
 import tracemalloc
+from collections.abc import Callable, Iterable, Iterator
 from contextlib import contextmanager
 from dataclasses import dataclass
-from typing import Any, Callable, Iterable, Iterator, TextIO
+from typing import Any, TextIO
 
 import numpy as np
 
@@ -95,7 +97,9 @@ def time_call(fn: Callable, *args: Any, min_time: float = 0.2, min_repeats: int 
     seconds have passed and ``min_repeats`` samples were taken (at most ``max_repeats``).
 
     Calls faster than ~50 us are timed in batches of N back-to-back calls, divided by N.
-    The garbage collector is off while timing and restored afterwards, even on an error.
+    The garbage collector is off while timing and restored afterwards, even on an error;
+    between samples (untimed) it collects the youngest generation, so that a function whose
+    garbage has reference cycles cannot pile up memory over thousands of calls.
 
     Example:
         >>> t = time_call(sum, range(100), min_time=0.01, min_repeats=3)
@@ -116,6 +120,7 @@ def time_call(fn: Callable, *args: Any, min_time: float = 0.2, min_repeats: int 
         start = time.perf_counter()
         while len(samples) < max_repeats:
             samples.append(_run_batch(fn, args, calls))
+            gc.collect(0)
             if len(samples) >= min_repeats and time.perf_counter() - start >= min_time:
                 break
     finally:
@@ -141,6 +146,32 @@ def pinned_blas(threads: int = 1) -> Iterator[None]:
         raise ImportError("pinned_blas needs threadpoolctl: pip install threadpoolctl") from e
     with threadpool_limits(limits=threads, user_api="blas"):
         yield
+
+
+def steady_malloc() -> bool:
+    """Keep glibc's malloc from handing freed memory back to the OS, for the rest of the
+    process; True if that was done (Linux with glibc), False elsewhere.
+
+    By default glibc returns the top of its heap to the OS once more than ~128 KiB is free
+    there, and serves large blocks by fresh mmaps. Whether that happens on every call of a
+    function that frees a lot at once (a reverse-mode tape) depends on where earlier
+    allocations happened to land, so the same benchmark can run 30-60% slower in one process
+    than in the next, paying hundreds of page faults per call. Call this before timing.
+
+    Example:
+        >>> steady_malloc() in (True, False)
+        True
+    """
+    if not sys.platform.startswith("linux") or platform.libc_ver()[0] != "glibc":
+        return False
+    try:
+        mallopt = ctypes.CDLL(None).mallopt
+    except (OSError, AttributeError):  # pragma: no cover
+        return False
+    m_trim_threshold, m_mmap_threshold = -1, -3  # from glibc's malloc.h
+    trim_ok = mallopt(m_trim_threshold, 1 << 30)
+    mmap_ok = mallopt(m_mmap_threshold, 32 << 20)  # glibc's largest allowed value
+    return bool(trim_ok and mmap_ok)
 
 
 def peak_memory(fn: Callable, *args: Any) -> tuple[Any, int]:
@@ -203,6 +234,8 @@ def environment() -> dict[str, Any]:
     """What a measurement depends on: library versions, the CPU, BLAS, date and git commit.
 
     ``git_commit`` is that of the current working directory, None outside a git repository.
+    ``load_average`` is the 1-minute system load when asked (None where unknown); a running
+    benchmark adds about 1 to it, so more than that means other processes competed for CPUs.
     ``blas`` lists each BLAS library numpy loaded (``internal_api``, ``version`` and its
     current ``num_threads``).
 
@@ -223,7 +256,15 @@ def environment() -> dict[str, Any]:
         "date": datetime.datetime.now(datetime.timezone.utc).astimezone()
                 .isoformat(timespec="seconds"),
         "git_commit": _git_commit(),
+        "load_average": _load_average(),
     }
+
+
+def _load_average() -> float | None:
+    try:
+        return round(os.getloadavg()[0], 2)
+    except (AttributeError, OSError):  # not on every platform
+        return None
 
 
 def progress(iterable: Iterable, total: int | None = None, label: str = "", *,
@@ -266,17 +307,19 @@ def progress(iterable: Iterable, total: int | None = None, label: str = "", *,
     done = 0
     if live:
         show(0, "")
-    for item in iterable:
-        yield item
-        done += 1
+    try:
+        for item in iterable:
+            yield item
+            done += 1
+            if live:
+                stream.write("\r")
+                show(done, "")
+            elif total and done * 10 >= next_tenth * total:
+                show(done, "\n")
+                next_tenth = done * 10 // total + 1
+    finally:  # also when the loop is left early: end the line
         if live:
-            stream.write("\r")
-            show(done, "")
-        elif total and done * 10 >= next_tenth * total:
+            stream.write("\n")
+            stream.flush()
+        elif not total:
             show(done, "\n")
-            next_tenth = done * 10 // total + 1
-    if live:
-        stream.write("\n")
-        stream.flush()
-    elif not total:
-        show(done, "\n")
