@@ -44,40 +44,42 @@ LEAF = TreeDef(Leaf, None, ())
 def tree_flatten(tree: Any) -> tuple[list[Any], TreeDef]:
     """Leaves in a fixed order, and the structure to rebuild the tree from them."""
     leaves: list[Any] = []
+    return leaves, _flatten_into(tree, leaves)
 
-    def walk(node: Any) -> TreeDef:
-        if isinstance(node, (tuple, list)):
-            return TreeDef(type(node), None, tuple(walk(c) for c in node))
-        if isinstance(node, dict):
-            keys = tuple(node)
-            return TreeDef(dict, keys, tuple(walk(node[k]) for k in keys))
-        if node is None:
-            return TreeDef(None, None, ())
-        leaves.append(node)
-        return LEAF
 
-    return leaves, walk(tree)
+# Module-level recursion, not a nested closure: a closure that calls itself is a reference
+# cycle, which would keep every output (and with it a whole tape) alive until Python's
+# cycle collector happens to run.
+def _flatten_into(node: Any, leaves: list[Any]) -> TreeDef:
+    if isinstance(node, (tuple, list)):
+        return TreeDef(type(node), None, tuple(_flatten_into(c, leaves) for c in node))
+    if isinstance(node, dict):
+        keys = tuple(node)
+        return TreeDef(dict, keys, tuple(_flatten_into(node[k], leaves) for k in keys))
+    if node is None:
+        return TreeDef(None, None, ())
+    leaves.append(node)
+    return LEAF
 
 
 def tree_unflatten(treedef: TreeDef, leaves: list[Any]) -> Any:
     """Rebuild a tree of ``treedef``'s structure from ``leaves``."""
-    it = iter(leaves)
+    return _build(treedef, iter(leaves))
 
-    def build(d: TreeDef) -> Any:
-        if d.kind is Leaf:
-            return next(it)
-        if d.kind is None:
-            return None
-        children = [build(c) for c in d.children]
-        if d.kind is dict:
-            return dict(zip(d.meta, children))
-        if d.kind is tuple or d.kind is list:
-            return d.kind(children)
-        if hasattr(d.kind, "_fields"):  # namedtuple
-            return d.kind(*children)
+
+def _build(d: TreeDef, it: Any) -> Any:
+    if d.kind is Leaf:
+        return next(it)
+    if d.kind is None:
+        return None
+    children = [_build(c, it) for c in d.children]
+    if d.kind is dict:
+        return dict(zip(d.meta, children))
+    if d.kind is tuple or d.kind is list:
         return d.kind(children)
-
-    return build(treedef)
+    if hasattr(d.kind, "_fields"):  # namedtuple
+        return d.kind(*children)
+    return d.kind(children)
 
 
 def tree_map(fn: Callable[..., Any], tree: Any, *rest: Any) -> Any:
