@@ -30,6 +30,7 @@ import tracemalloc
 from collections.abc import Callable, Iterable, Iterator
 from contextlib import contextmanager
 from dataclasses import dataclass
+from pathlib import Path
 from typing import Any, TextIO
 
 import numpy as np
@@ -323,3 +324,24 @@ def progress(iterable: Iterable, total: int | None = None, label: str = "", *,
             stream.flush()
         elif not total:
             show(done, "\n")
+
+
+def write_atomic(path: str | Path, text: str) -> Path:
+    """Write ``text`` to ``path`` through a temporary file in the same folder and a rename,
+    so a reader (or an interrupted run) never sees a half-written file.
+
+    Example:
+        >>> import tempfile, pathlib
+        >>> p = write_atomic(pathlib.Path(tempfile.mkdtemp()) / "a.txt", "hello")
+        >>> p.read_text()
+        'hello'
+    """
+    path = Path(path)
+    tmp = path.with_name(f".{path.name}.tmp-{os.getpid()}")
+    try:
+        tmp.write_text(text, encoding="utf-8")
+        os.replace(tmp, path)
+    finally:
+        if tmp.exists():
+            tmp.unlink()
+    return path

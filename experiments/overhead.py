@@ -38,7 +38,8 @@ import numpy as np
 import pandas as pd
 
 import admodes
-from admodes.measure import Timing, environment, pinned_blas, progress, steady_malloc, time_call
+from admodes.measure import (Timing, environment, pinned_blas, progress, steady_malloc,
+                             time_call, write_atomic)
 
 DEFAULT_CONFIG: dict[str, Any] = {
     "chain_ops": 200,     # elementwise ops per chain (a multiple of 8)
@@ -54,6 +55,8 @@ DEFAULT_CONFIG: dict[str, Any] = {
     "steady_malloc": True,  # see admodes.measure.steady_malloc
 }
 QUICK_CONFIG: dict[str, Any] = {**DEFAULT_CONFIG, "rounds": 2, "min_time": 0.1}
+NAME = "overhead"
+PRESETS: dict[str, dict[str, Any]] = {"quick": QUICK_CONFIG, "full": DEFAULT_CONFIG}
 
 # (benchmark, input_kind, engine) -> (the column the target applies to, its upper bound)
 TARGETS: dict[tuple[str, str, str], tuple[str, float]] = {
@@ -255,7 +258,7 @@ def _target(benchmark: str, input_kind: str, engine: str, n: int) -> tuple[str, 
     return None
 
 
-def run(config: dict[str, Any] | None = None) -> pd.DataFrame:
+def run(config: dict[str, Any] | None = None, *, show_progress: bool = True) -> pd.DataFrame:
     """Time every case of the plan; one row per measurement (columns: ``COLUMNS``).
 
     Each case is timed in ``rounds`` round-robin passes; ``median_s``, ``q25_s`` and
@@ -286,7 +289,7 @@ def run(config: dict[str, Any] | None = None) -> pd.DataFrame:
         # round-robin: every case is timed once per round, so a slow spell of the machine
         # hits all of them alike instead of one benchmark
         order = [i for _ in range(cfg["rounds"]) for i in range(len(cases))]
-        for i in progress(order, label="overhead"):
+        for i in (progress(order, label="overhead") if show_progress else order):
             timings[i].append(time_call(cases[i].fn, *cases[i].args,
                                         min_time=cfg["min_time"],
                                         min_repeats=cfg["min_repeats"], warmup=cfg["warmup"]))
@@ -429,8 +432,16 @@ def _markdown(df: pd.DataFrame, env: dict[str, Any], cfg: dict[str, Any]) -> str
     return "\n".join(lines)
 
 
-def write_report(df: pd.DataFrame, out_dir: str | Path) -> tuple[Path, Path]:
+def findings(df: pd.DataFrame) -> list[str]:
+    """The key sentences of a ``run()`` result, generated from its numbers."""
+    return _sentences(df, {**DEFAULT_CONFIG, **df.attrs.get("config", {})})
+
+
+def write_report(df: pd.DataFrame, out_dir: str | Path) -> list[Path]:
     """Write ``results.csv`` and ``summary.md`` for a ``run()`` result into ``out_dir``.
+
+    Each file is written to a temporary name first and then renamed, so an interrupted
+    run never leaves a half-written file.
 
     Example:
         >>> csv_path, md_path = write_report(df, "reports/overhead")  # doctest: +SKIP
@@ -438,11 +449,11 @@ def write_report(df: pd.DataFrame, out_dir: str | Path) -> tuple[Path, Path]:
     out = Path(out_dir)
     out.mkdir(parents=True, exist_ok=True)
     csv_path, md_path = out / "results.csv", out / "summary.md"
-    df.to_csv(csv_path, index=False)
     env = df.attrs.get("environment") or environment()
     cfg = {**DEFAULT_CONFIG, **df.attrs.get("config", {})}
-    md_path.write_text(_markdown(df, env, cfg), encoding="utf-8")
-    return csv_path, md_path
+    write_atomic(csv_path, df.to_csv(index=False))
+    write_atomic(md_path, _markdown(df, env, cfg))
+    return [csv_path, md_path]
 
 
 def main(argv: list[str] | None = None) -> int:
@@ -450,10 +461,13 @@ def main(argv: list[str] | None = None) -> int:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("--quick", action="store_true",
                         help="fewer, shorter timing rounds (about 5 s instead of 30 s)")
+    parser.add_argument("--preset", choices=sorted(PRESETS), default=None,
+                        help="quick or full (default: full, or quick with --quick)")
     parser.add_argument("--out", default="reports/overhead",
                         help="output directory (default: reports/overhead)")
     args = parser.parse_args(argv)
-    df = run(QUICK_CONFIG if args.quick else DEFAULT_CONFIG)
+    preset = args.preset or ("quick" if args.quick else "full")
+    df = run(PRESETS[preset])
     csv_path, md_path = write_report(df, args.out)
     print(f"wrote {csv_path} and {md_path}")
     return 0
