@@ -22,20 +22,31 @@ class ForwardTrace:
         self.level = new_level()
 
     def process(self, op, args, params):
-        primals = []
-        tangents = []
-        nested = False  # does a lower level still watch some input?
-        for a in args:
+        if len(args) == 1:  # a unary op's only argument is the top tracer: ours
+            (a,) = args
+            a = a.primal
+            primals, tangents = (a,), (args[0].tangent,)
+            nested = isinstance(a, Tracer)
+        elif len(args) == 2:
+            a, b = args
             if type(a) is Dual and a._trace is self:
-                a, t = a.primal, a.tangent
+                a, ta = a.primal, a.tangent
             else:
-                t = None
-            primals.append(a)
-            tangents.append(t)
-            if isinstance(a, Tracer):
-                nested = True
+                ta = None
+            if type(b) is Dual and b._trace is self:
+                b, tb = b.primal, b.tangent
+            else:
+                tb = None
+            primals, tangents = (a, b), (ta, tb)
+            nested = isinstance(a, Tracer) or isinstance(b, Tracer)
+        else:
+            primals = tuple(a.primal if type(a) is Dual and a._trace is self else a
+                            for a in args)
+            tangents = tuple(a.tangent if type(a) is Dual and a._trace is self else None
+                             for a in args)
+            nested = any(isinstance(p, Tracer) for p in primals)
         if nested or _counters:
-            out = bind(op, *primals, **params)
+            out = bind(op, *primals, **params)  # a lower level still watches an input
         else:
             out = op.impl(*primals, **params)
         if _counters:

@@ -70,11 +70,12 @@ def _register(op: Op) -> Op:
 
 
 def _ndim(v: Any) -> int:
-    return getattr(v, "ndim", 0)
+    return 0 if type(v) is float else getattr(v, "ndim", 0)
 
 
 def _shape(v: Any) -> tuple[int, ...]:
-    return getattr(v, "shape", ())
+    # Python floats first: getattr's failed lookup would cost more than the op itself
+    return () if type(v) is float else getattr(v, "shape", ())
 
 
 def _size(shape: tuple[int, ...]) -> int:
@@ -149,6 +150,19 @@ def _zero_where_zero(d: Any, t: Any) -> Any:
     return np.where(t == 0, 0, prod)
 
 
+def _applier(d: Partial, singular: bool) -> Callable | None:
+    """``(primals, out, t) -> partial * t`` for one declared partial."""
+    if d is None:
+        return None
+    if callable(d):
+        if singular:
+            return lambda primals, out, t: _zero_where_zero(d(*primals, out), t)
+        return lambda primals, out, t: d(*primals, out) * t
+    if d == 1.0:
+        return lambda primals, out, t: t
+    return lambda primals, out, t: d * t
+
+
 def elementwise(name: str, ufunc: Any, partials: Sequence[Partial], flops: int = 1,
                 impl: Callable | None = None, singular: bool = False) -> Op:
     """Declare an elementwise op (numpy's ``ufunc``) by its partial derivatives.
@@ -159,43 +173,67 @@ def elementwise(name: str, ufunc: Any, partials: Sequence[Partial], flops: int =
     constant such as 1.0 or -1.0, or None for an input with no derivative (a condition).
     """
 
-    times = _zero_where_zero if singular else operator.mul
-
-    def term(d, primals, out, t):
-        if callable(d):
-            return times(d(*primals, out), t)
-        return t if d == 1.0 else d * t
+    # each partial becomes "apply it to a tangent/cotangent t", decided once, here
+    appliers = [_applier(d, singular) for d in partials]
 
     def jvp(primals, tangents, out, params):
-        out_ndim = _ndim(out)
+        out_shape = _shape(out)
         total = None
         partial_shape = False
-        for x, t, d in zip(primals, tangents, partials):
-            if t is None or d is None:
+        for x, t, apply in zip(primals, tangents, appliers):
+            if t is None or apply is None:
                 continue
-            if _ndim(x) != out_ndim:
-                t = _align(t, _ndim(x), out_ndim)
-                partial_shape = True
-            elif _shape(x) != _shape(out):
-                partial_shape = True
-            t = term(d, primals, out, t)
+            x_shape = _shape(x)
+            if x_shape != out_shape:
+                partial_shape = True  # this term may not cover every output element
+                if len(x_shape) != len(out_shape):
+                    t = _align(t, len(x_shape), len(out_shape))
+            t = apply(primals, out, t)
             total = t if total is None else total + t
-        if partial_shape:  # a term may not cover every output element yet
-            return _broadcast_core(total, _shape(out))
+        if partial_shape:
+            return _broadcast_core(total, out_shape)
         return total
 
     def vjp(ct, primals, out, params, wanted):
         out_shape = _shape(out)
         grads = []
-        for x, w, d in zip(primals, wanted, partials):
-            if not w or d is None:
+        for x, w, apply in zip(primals, wanted, appliers):
+            if not w or apply is None:
                 grads.append(None)
                 continue
-            g = term(d, primals, out, ct)
+            g = apply(primals, out, ct)
             if _shape(x) != out_shape:
                 g = unbroadcast(g, _shape(x), len(out_shape))
             grads.append(g)
         return grads
+
+    if len(partials) == 2:
+        # binary ops, the most common: the same rules without the loops
+        apply_x, apply_y = appliers
+        general_jvp = jvp
+
+        def jvp(primals, tangents, out, params):  # noqa: F811
+            tx, ty = tangents
+            if ty is None and apply_x is not None and _shape(primals[0]) == _shape(out):
+                return apply_x(primals, out, tx)
+            if tx is None and apply_y is not None and _shape(primals[1]) == _shape(out):
+                return apply_y(primals, out, ty)
+            return general_jvp(primals, tangents, out, params)
+
+        def vjp(ct, primals, out, params, wanted):  # noqa: F811
+            out_shape = _shape(out)
+            gx = gy = None
+            if wanted[0] and apply_x is not None:
+                gx = apply_x(primals, out, ct)
+                x_shape = _shape(primals[0])
+                if x_shape != out_shape:
+                    gx = unbroadcast(gx, x_shape, len(out_shape))
+            if wanted[1] and apply_y is not None:
+                gy = apply_y(primals, out, ct)
+                y_shape = _shape(primals[1])
+                if y_shape != out_shape:
+                    gy = unbroadcast(gy, y_shape, len(out_shape))
+            return (gx, gy)
 
     if len(partials) == 1 and callable(partials[0]) and not singular:
         # unary ops: output shape = input shape, so no broadcasting to undo

@@ -29,6 +29,9 @@ class Node(NamedTuple):
     wanted: tuple[bool, ...]  # which inputs are on the tape (need a cotangent)
 
 
+_WANTED_1 = (True,)
+
+
 class Tape:
     """The record of one evaluation of a function, at one level."""
 
@@ -73,23 +76,32 @@ class Tape:
         return Var(value, self, len(self.nodes) - 1)
 
     def process(self, op, args, params):
-        primals = []
-        parents = []
-        wanted = []
-        nested = False  # does a lower level still watch some input?
-        for a in args:
+        if len(args) == 1:  # a unary op's only argument is the top tracer: ours
+            (a,) = args
+            parents, wanted = (a._index,), _WANTED_1
+            a = a.primal
+            primals = (a,)
+            nested = isinstance(a, Tracer)
+        elif len(args) == 2:
+            a, b = args
             if type(a) is Var and a._trace is self:
-                parents.append(a._index)
-                wanted.append(True)
-                a = a.primal
+                ia, a = a._index, a.primal
             else:
-                parents.append(-1)
-                wanted.append(False)
-            primals.append(a)
-            if isinstance(a, Tracer):
-                nested = True
+                ia = -1
+            if type(b) is Var and b._trace is self:
+                ib, b = b._index, b.primal
+            else:
+                ib = -1
+            primals, parents, wanted = (a, b), (ia, ib), (ia >= 0, ib >= 0)
+            nested = isinstance(a, Tracer) or isinstance(b, Tracer)
+        else:
+            mine = [type(a) is Var and a._trace is self for a in args]
+            primals = tuple(a.primal if m else a for a, m in zip(args, mine))
+            parents = tuple(a._index if m else -1 for a, m in zip(args, mine))
+            wanted = tuple(mine)
+            nested = any(isinstance(p, Tracer) for p in primals)
         if nested or _counters:
-            out = bind(op, *primals, **params)
+            out = bind(op, *primals, **params)  # a lower level still watches an input
         else:
             out = op.impl(*primals, **params)
         nodes = self.nodes
