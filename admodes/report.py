@@ -41,6 +41,32 @@ def _environment_lines(env: dict[str, Any], preset: str | None) -> list[str]:
     ]
 
 
+def _graph_section(out: Path) -> list[str]:
+    """The notebook's f(a, b) = (a + b) * (a * b) at (3, 4), drawn both ways."""
+    from . import viz
+
+    table = viz.wengert_table(viz.notebook_example, 3.0, 4.0, output_name="f")
+    lines = ["## One computation, both ways", "",
+             f"The notebook's f(a, b) = {viz.NOTEBOOK_EXAMPLE} at a = 3, b = 4, recorded on a "
+             "tape. Forward mode (seeded with da = 1) carries a tangent along each value in "
+             "recording order; reverse mode pulls adjoints back in the opposite order, and "
+             "one sweep gives both partial derivatives.", "",
+             "| step | value | op | inputs | primal | tangent (d/da) | adjoint (df/d value) |",
+             "|---:|---|---|---|---:|---:|---:|"]
+    for r in table.itertuples():
+        lines.append(f"| {r.step} | {r.name} | {r.op} | {r.inputs} | {r.primal:g} "
+                     f"| {r.tangent:g} | {r.adjoint:g} |")
+    graph = viz.draw(viz.notebook_example, 3.0, 4.0, output_name="f")
+    folder = out / "graphs"
+    try:
+        for suffix in ("svg", "png"):
+            viz.render_graph(graph, folder / f"notebook_example.{suffix}")
+        lines += ["", "![computation graph](graphs/notebook_example.png)", ""]
+    except RuntimeError as exc:
+        lines += ["", f"(Graph not drawn: {exc})", ""]
+    return lines
+
+
 def build(out_dir: str | Path, names: list[str] | None = None) -> list[Path]:
     """Write ``REPORT.md`` and ``report.html`` in ``out_dir`` from the result files of the
     experiments found there (or of ``names``). Every number comes from those files."""
@@ -74,6 +100,7 @@ def build(out_dir: str | Path, names: list[str] | None = None) -> list[Path]:
         "",
         "Every number below comes from the result files listed in each section.",
         "",
+        *_graph_section(out),
         *sections,
         "## How to read this",
         "",

@@ -108,10 +108,12 @@ class Tape:
         nodes.append((op, parents, primals, out, params, wanted))
         return Var(out, self, len(nodes) - 1)
 
-    def backward(self, seeds: Sequence[tuple[int, Any]]) -> list[Any]:
+    def backward(self, seeds: Sequence[tuple[int, Any]], keep_all: bool = False) -> list[Any]:
         """Pull cotangents back from ``(entry index, cotangent)`` seeds.
 
-        Returns the accumulated cotangent of every entry (None where none arrived).
+        Returns the accumulated cotangent (adjoint) of every input entry, None where none
+        arrived; with ``keep_all`` of every entry (otherwise intermediate ones are freed as
+        soon as they have been pulled back).
         """
         note("reverse_sweeps")
         nodes = self.nodes
@@ -120,12 +122,12 @@ class Tape:
             cts[i] = ct if cts[i] is None else cts[i] + ct
         if _counters:
             with IN_RULE:
-                self._sweep(cts)
+                self._sweep(cts, keep_all)
         else:
-            self._sweep(cts)
+            self._sweep(cts, keep_all)
         return cts
 
-    def _sweep(self, cts: list[Any]) -> None:
+    def _sweep(self, cts: list[Any], keep_all: bool) -> None:
         nodes = self.nodes
         for i in range(len(nodes) - 1, -1, -1):
             ct = cts[i]
@@ -134,7 +136,8 @@ class Tape:
             op, parents, primals, out, params, wanted = nodes[i]
             if op is None:
                 continue
-            cts[i] = None  # free it early; the inputs keep theirs
+            if not keep_all:
+                cts[i] = None  # free it early; the inputs keep theirs
             grads = op.vjp(ct, primals, out, params, wanted)
             for p, g in zip(parents, grads):
                 if p >= 0 and g is not None:
