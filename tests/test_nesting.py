@@ -26,7 +26,7 @@ DERIVATIVES = {"jvp": forward_derivative, "grad": reverse_derivative}
 # -- perturbation confusion -----------------------------------------------------------
 
 
-@pytest.mark.parametrize("outer, inner", itertools.product(DERIVATIVES, DERIVATIVES))
+@pytest.mark.parametrize("outer, inner", list(itertools.product(DERIVATIVES, DERIVATIVES)))
 def test_no_perturbation_confusion(outer, inner):
     # d/dx [x * d/dy (x + y) at y=1] at x=1 is 1; confusing the two perturbations gives 2
     def f(x):
@@ -36,7 +36,7 @@ def test_no_perturbation_confusion(outer, inner):
     assert DERIVATIVES[outer](f)(1.0) == 1.0
 
 
-@pytest.mark.parametrize("outer, inner", itertools.product(DERIVATIVES, DERIVATIVES))
+@pytest.mark.parametrize("outer, inner", list(itertools.product(DERIVATIVES, DERIVATIVES)))
 def test_inner_derivative_that_depends_on_the_outer_variable(outer, inner):
     # d/dx [x * d/dy (x * y)] = d/dx x^2 = 2x
     def f(x):
@@ -45,7 +45,7 @@ def test_inner_derivative_that_depends_on_the_outer_variable(outer, inner):
     assert DERIVATIVES[outer](f)(1.5) == 3.0
 
 
-@pytest.mark.parametrize("outer, inner", itertools.product(["jacfwd", "jacrev"], repeat=2))
+@pytest.mark.parametrize("outer, inner", list(itertools.product(["jacfwd", "jacrev"], repeat=2)))
 def test_no_perturbation_confusion_between_array_jacobians(outer, inner):
     # x * d/dy sum(x * y) = x * x, whose Jacobian is diag(2x)
     x = np.array([0.5, -1.0, 2.0])
@@ -80,7 +80,7 @@ def tanh_fourth_derivative(x):
     return 8 * t * (1 - t ** 2) * (2 - 3 * t ** 2)
 
 
-@pytest.mark.parametrize("modes", itertools.product(DERIVATIVES, repeat=4),
+@pytest.mark.parametrize("modes", list(itertools.product(DERIVATIVES, repeat=4)),
                          ids=lambda modes: "-".join(modes))
 def test_fourth_derivative_of_tanh_by_four_nested_levels(modes):
     f = np.tanh
