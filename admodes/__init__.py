@@ -1,8 +1,8 @@
 """admodes: forward- and reverse-mode automatic differentiation over one op registry."""
 
 from . import numpy_api as _numpy_api  # noqa: F401  (attaches numpy support to tracers)
-from .checks import check_grads
 from .api import grad, hessian, hvp, jacfwd, jacrev, jvp, value_and_grad, vjp
+from .checks import check_grads
 from .core import OpCount, count_ops
 from .registry import OPS, ops_table
 from .tree import tree_flatten, tree_map, tree_unflatten
@@ -11,5 +11,6 @@ __version__ = "0.1.0"
 
 __all__ = [
     "jvp", "vjp", "grad", "value_and_grad", "jacfwd", "jacrev", "hessian", "hvp",
-    "check_grads", "count_ops", "OpCount", "OPS", "ops_table", "tree_flatten", "tree_unflatten", "tree_map",
+    "check_grads", "count_ops", "OpCount", "OPS", "ops_table",
+    "tree_flatten", "tree_unflatten", "tree_map",
 ]

@@ -25,7 +25,7 @@ def _writable_dir(path: str) -> Path:
         probe.write_text("")
         probe.unlink()
     except OSError as exc:
-        raise UsageError(f"cannot write to output directory {out}: {exc.strerror or exc}")
+        raise UsageError(f"cannot write to output directory {out}: {exc.strerror or exc}") from None
     return out
 
 
@@ -58,7 +58,7 @@ def _cmd_report(args: argparse.Namespace) -> int:
     try:
         pages = report.build(out)
     except FileNotFoundError as exc:
-        raise UsageError(str(exc))
+        raise UsageError(str(exc)) from None
     print(f"report: {pages[0]} and {pages[1]}")
     return 0
 
@@ -81,7 +81,7 @@ def _parse_values(text: str, names: list[str]) -> list[float]:
                              f"{', '.join(names)}")
         return [float(p) for p in parts]
     except ValueError as exc:
-        raise UsageError(f"--at {text!r}: {exc}")
+        raise UsageError(f"--at {text!r}: {exc}") from None
 
 
 def _cmd_graph(args: argparse.Namespace) -> int:
@@ -106,13 +106,13 @@ def _cmd_graph(args: argparse.Namespace) -> int:
         try:
             fun, names = viz.function_from_expression(source)
         except ValueError as exc:
-            raise UsageError(str(exc))
+            raise UsageError(str(exc)) from None
     values = _parse_values(args.at, names)
     try:
         graph = viz.draw(fun, *values, mode=args.mode)
         table = viz.wengert_table(fun, *values)
     except (TypeError, ValueError, NameError, ArithmeticError) as exc:
-        raise UsageError(f"cannot trace {source!r} at {args.at}: {exc}")
+        raise UsageError(f"cannot trace {source!r} at {args.at}: {exc}") from None
     print(table.to_string(index=False))
     out = Path(args.out)
     try:

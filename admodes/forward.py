@@ -10,7 +10,7 @@ from __future__ import annotations
 
 from typing import Any
 
-from .core import _counters, IN_RULE, Tracer, bind, new_level
+from .core import IN_RULE, Tracer, _counters, bind, new_level
 
 
 class ForwardTrace:

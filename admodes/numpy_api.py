@@ -11,7 +11,8 @@ from __future__ import annotations
 
 import math
 import operator
-from typing import Any, Callable
+from collections.abc import Callable
+from typing import Any
 
 import numpy as np
 
@@ -46,7 +47,8 @@ _NO_PARAMS: dict = {}
 def _array_ufunc(self, ufunc, method, *inputs, **kwargs):
     op = UFUNCS.get(ufunc)
     if op is not None and method == "__call__" and not kwargs:
-        if len(inputs) == 1 and not op.nondiff:  # the hot path: skip bind's search for the top tracer
+        # the hot path: a lone input is the top tracer, no need for bind to search
+        if len(inputs) == 1 and not op.nondiff:
             return self._trace.process(op, inputs, _NO_PARAMS)
         return bind(op, *inputs)
     return dispatch_ufunc(ufunc, method, inputs, kwargs)

@@ -10,7 +10,8 @@ axes: k seeds pulled back through ONE sweep (vector mode).
 
 from __future__ import annotations
 
-from typing import Any, NamedTuple, Sequence
+from collections.abc import Sequence
+from typing import Any, NamedTuple
 
 import numpy as np
 
@@ -71,7 +72,7 @@ class Tape:
                     total += 8
         return total
 
-    def input(self, value: Any) -> "Var":
+    def input(self, value: Any) -> Var:
         self.nodes.append((None, (), (), value, {}, ()))
         return Var(value, self, len(self.nodes) - 1)
 

@@ -6,7 +6,8 @@ A model's parameters as a list of (W, b) pairs are a pytree; so are a function's
 
 from __future__ import annotations
 
-from typing import Any, Callable
+from collections.abc import Callable
+from typing import Any
 
 Leaf = object()
 
@@ -16,7 +17,7 @@ class TreeDef:
 
     __slots__ = ("kind", "meta", "children", "n_leaves")
 
-    def __init__(self, kind: Any, meta: Any, children: tuple["TreeDef", ...]) -> None:
+    def __init__(self, kind: Any, meta: Any, children: tuple[TreeDef, ...]) -> None:
         self.kind = kind
         self.meta = meta
         self.children = children

@@ -12,8 +12,9 @@ from __future__ import annotations
 
 import inspect
 import shutil
+from collections.abc import Callable, Sequence
 from pathlib import Path
-from typing import Any, Callable, Sequence
+from typing import Any
 
 import numpy as np
 import pandas as pd

@@ -38,8 +38,15 @@ import numpy as np
 import pandas as pd
 
 import admodes
-from admodes.measure import (Timing, environment, pinned_blas, progress, steady_malloc,
-                             time_call, write_atomic)
+from admodes.measure import (
+    Timing,
+    environment,
+    pinned_blas,
+    progress,
+    steady_malloc,
+    time_call,
+    write_atomic,
+)
 
 DEFAULT_CONFIG: dict[str, Any] = {
     "chain_ops": 200,     # elementwise ops per chain (a multiple of 8)
