@@ -104,8 +104,11 @@ def unbroadcast(g: Any, shape: tuple[int, ...], out_ndim: int) -> Any:
         for i, n in enumerate(shape)
         if n == 1 and gshape[nb + extra + i] != 1
     )
-    if lead or ones:
-        g = np.sum(g, axis=lead + ones, keepdims=True)
+    if not ones:  # only leading axes to sum: no size-1 axes to keep
+        if type(g) is np.ndarray:  # np.add.reduce skips np.sum's Python wrapper
+            return np.add.reduce(g, axis=lead)
+        return np.sum(g, axis=lead)
+    g = np.sum(g, axis=lead + ones, keepdims=True)
     return np.reshape(g, gshape[:nb] + shape)
 
 
@@ -651,6 +654,9 @@ def _swap_last(x):
 def _matmul_vjp(ct, primals, out, params, wanted):
     a, b = primals
     a_nd, b_nd = _ndim(a), _ndim(b)
+    if a_nd == 2 and b_nd == 2 and _ndim(ct) == 2:  # the common case, without promotions
+        return [np.matmul(ct, np.transpose(b)) if wanted[0] else None,
+                np.matmul(np.transpose(a), ct) if wanted[1] else None]
     core = _matmul_out_core(a_nd, b_nd, _shape(out))
     cshape = _shape(ct)
     nb = len(cshape) - _ndim(out)
