@@ -124,12 +124,16 @@ def concrete(value: Any) -> Any:
 class OpCount:
     """What the engines did inside a ``count_ops()`` block.
 
-    ``ops`` counts primitive applications by op name (the primal evaluations of traced
-    ops, forward and reverse alike); ``rule_ops`` the primitives run inside derivative rules;
-    ``flops`` the estimated floating-point operations of both; ``forward_sweeps`` the
-    evaluations of a function on dual numbers; ``recordings`` the evaluations of a
-    function onto a tape; ``reverse_sweeps`` the backward walks of a tape;
-    ``tape_length`` and ``tape_bytes`` the largest tape recorded and its residual bytes.
+    ``ops`` counts the primitive ops evaluated on plain numpy values, by op name: the
+    primal work of every traced evaluation (and, under nested transformations, the work of
+    the inner levels' derivative rules, which the outer levels trace like any code).
+    ``rule_ops`` counts derivative-rule applications by op name: one per JVP that a forward
+    sweep applies and one per VJP that a backward sweep applies. ``flops`` estimates the
+    floating-point operations of both, from each op's cost formula (a rule applied to a
+    batch of k tangents or cotangents costs k times its op). ``forward_sweeps`` counts
+    evaluations of a function on dual numbers; ``recordings`` evaluations onto a tape;
+    ``reverse_sweeps`` backward walks of a tape; ``tape_length`` and ``tape_bytes`` are those
+    of the largest tape recorded.
     """
 
     ops: Counter = field(default_factory=Counter)
@@ -143,7 +147,8 @@ class OpCount:
 
     @property
     def total_ops(self) -> int:
-        return sum(self.ops.values())
+        """Primal op evaluations plus derivative-rule applications."""
+        return sum(self.ops.values()) + sum(self.rule_ops.values())
 
     @property
     def sweeps(self) -> int:
@@ -151,7 +156,6 @@ class OpCount:
 
 
 _counters: list[OpCount] = []
-_rule_depth = [0]
 
 
 class count_ops:
@@ -161,8 +165,8 @@ class count_ops:
         >>> import numpy as np, admodes
         >>> with admodes.count_ops() as c:
         ...     _ = admodes.jacfwd(np.sin)(np.ones(3))
-        >>> c.forward_sweeps
-        1
+        >>> c.forward_sweeps, c.ops["sin"], c.rule_ops["sin"]
+        (1, 1, 1)
     """
 
     def __enter__(self) -> OpCount:
@@ -189,28 +193,25 @@ def note_tape(length: int, nbytes: int) -> None:
         c.tape_bytes = max(c.tape_bytes, nbytes)
 
 
+def _shapes(args) -> list[tuple[int, ...]]:
+    return [np.shape(concrete(a)) for a in args]
+
+
 def _note_op(op, args, params) -> None:
-    shapes = [np.shape(concrete(a)) for a in args]
-    flops = op.flops(shapes, params)
-    key = "rule_ops" if _rule_depth[0] else "ops"
+    flops = op.flops(_shapes(args), params)
     for c in _counters:
-        getattr(c, key)[op.name] += 1
+        c.ops[op.name] += 1
         c.flops += flops
 
 
-class in_rule:
-    """Marks derivative-rule code, so the counter tells rule work from primal work."""
-
-    __slots__ = ()
-
-    def __enter__(self):
-        _rule_depth[0] += 1
-
-    def __exit__(self, *exc):
-        _rule_depth[0] -= 1
-
-
-IN_RULE = in_rule()
+def note_rule(op, primals, params, out, derivative) -> None:
+    """Count one JVP or VJP application of ``op``; ``derivative`` is the tangent or
+    cotangent it received, whose leading axes beyond ``out``'s are the batch."""
+    batch = max(np.size(concrete(derivative)), 1) // max(np.size(concrete(out)), 1)
+    flops = batch * op.flops(_shapes(primals), params)
+    for c in _counters:
+        c.rule_ops[op.name] += 1
+        c.flops += flops
 
 
 # -- bind -----------------------------------------------------------------------------

@@ -10,7 +10,7 @@ from __future__ import annotations
 
 from typing import Any
 
-from .core import IN_RULE, Tracer, _counters, bind, new_level
+from .core import Tracer, _counters, bind, new_level, note_rule
 
 
 class ForwardTrace:
@@ -49,11 +49,9 @@ class ForwardTrace:
             out = bind(op, *primals, **params)  # a lower level still watches an input
         else:
             out = op.impl(*primals, **params)
+        tangent = op.jvp(primals, tangents, out, params)
         if _counters:
-            with IN_RULE:
-                tangent = op.jvp(primals, tangents, out, params)
-        else:
-            tangent = op.jvp(primals, tangents, out, params)
+            note_rule(op, primals, params, out, tangent)
         if tangent is None:
             return out
         return Dual(out, tangent, self)

@@ -15,7 +15,7 @@ from typing import Any, NamedTuple
 
 import numpy as np
 
-from .core import IN_RULE, Tracer, _counters, bind, concrete, new_level, note
+from .core import Tracer, _counters, bind, concrete, new_level, note, note_rule
 
 
 class Node(NamedTuple):
@@ -121,11 +121,7 @@ class Tape:
         cts: list[Any] = [None] * len(nodes)
         for i, ct in seeds:
             cts[i] = ct if cts[i] is None else cts[i] + ct
-        if _counters:
-            with IN_RULE:
-                self._sweep(cts, keep_all)
-        else:
-            self._sweep(cts, keep_all)
+        self._sweep(cts, keep_all)
         return cts
 
     def _sweep(self, cts: list[Any], keep_all: bool) -> None:
@@ -140,6 +136,8 @@ class Tape:
             if not keep_all:
                 cts[i] = None  # free it early; the inputs keep theirs
             grads = op.vjp(ct, primals, out, params, wanted)
+            if _counters:
+                note_rule(op, primals, params, out, ct)
             for p, g in zip(parents, grads):
                 if p >= 0 and g is not None:
                     old = cts[p]

@@ -69,9 +69,12 @@ def run_one(name: str, out_dir: Path, preset: str = "quick", seed: int | None = 
     target.mkdir(parents=True, exist_ok=True)
     written = [Path(p) for p in module.write_report(df, target)]
     meta = {"experiment": name, "preset": preset, "seconds": round(seconds, 2),
+            "interrupted": bool(df.attrs.get("interrupted")),
             "config": config, "environment": df.attrs.get("environment") or environment()}
     written.append(write_atomic(target / "meta.json",
                                 json.dumps(meta, indent=2, default=str) + "\n"))
+    if df.attrs.get("interrupted"):  # its rows so far are written; stop the whole run
+        raise KeyboardInterrupt
     return written
 
 
