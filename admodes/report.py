@@ -41,6 +41,19 @@ def _environment_lines(env: dict[str, Any], preset: str | None) -> list[str]:
     ]
 
 
+def key_table(summary: Path) -> list[str]:
+    """The first Markdown table of an experiment's summary.md: its key table."""
+    if not summary.exists():
+        return []
+    table: list[str] = []
+    for line in summary.read_text(encoding="utf-8").splitlines():
+        if line.startswith("|"):
+            table.append(line)
+        elif table:
+            break
+    return table
+
+
 def _graph_section(out: Path) -> list[str]:
     """The notebook's f(a, b) = (a + b) * (a * b) at (3, 4), drawn both ways."""
     from . import viz
@@ -83,6 +96,10 @@ def build(out_dir: str | Path, names: list[str] | None = None) -> list[Path]:
         folder = out / name
         lines = [f"## {TITLES.get(name, name)}", ""]
         lines += [f"- {s}" for s in module.findings(df)]
+        table = key_table(folder / "summary.md")
+        if table:
+            lines += ["", f"Key table (from [{name}/summary.md]({name}/summary.md)):", "",
+                      *table]
         lines += ["", f"Details: [{name}/summary.md]({name}/summary.md); data: "
                   f"[{name}/results.csv]({name}/results.csv)"
                   + (f"; measured in {meta['seconds']:.0f} s." if "seconds" in meta else "."),
