@@ -27,11 +27,9 @@ Run ``python experiments/accuracy.py [--quick | --preset full] [--out DIR]``: it
 
 from __future__ import annotations
 
-import argparse
-import csv
 import math
 import sys
-from collections.abc import Callable, Iterable
+from collections.abc import Callable
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
@@ -40,7 +38,17 @@ import numpy as np
 import pandas as pd
 
 import admodes
-from admodes.measure import environment, progress
+from admodes.measure import (
+    RowSink,
+    announce,
+    environment,
+    experiment_args,
+    fit_slope,
+    markdown_table,
+    merged_config,
+    save_figure,
+    write_atomic,
+)
 
 NAME = "accuracy"
 EPS = float(np.finfo(np.float64).eps)
@@ -114,29 +122,6 @@ def central_difference(f: Callable, x: float, h: float) -> float:
     return float((f(x + h) - f(x - h)) / (2 * h))
 
 
-class RowSink:
-    """Collects result rows; with a path, also appends each row to a CSV file at once, so
-    an interrupted run keeps what it computed."""
-
-    def __init__(self, columns: list[str], path: str | Path | None) -> None:
-        self.columns = columns
-        self.rows: list[dict[str, Any]] = []
-        self.path = Path(path) if path else None
-        if self.path:
-            self.path.parent.mkdir(parents=True, exist_ok=True)
-            with self.path.open("w", newline="", encoding="utf-8") as out:
-                csv.writer(out).writerow(columns)
-
-    def add(self, row: dict[str, Any]) -> None:
-        self.rows.append(row)
-        if self.path:
-            with self.path.open("a", newline="", encoding="utf-8") as out:
-                csv.writer(out).writerow([row.get(c) for c in self.columns])
-
-    def frame(self) -> pd.DataFrame:
-        return pd.DataFrame(self.rows, columns=self.columns)
-
-
 def measure_function(test: TestFunction, steps: list[float]) -> list[dict[str, Any]]:
     """AD in both modes and both finite differences at every step, for one function."""
     exact = test.derivative(test.x0)
@@ -172,50 +157,21 @@ def run(config: dict[str, Any] | None = None, *, show_progress: bool = True) -> 
         >>> bool(df[df.strategy == "ad"].rel_error.max() < 1e-15)
         True
     """
-    unknown = set(config or {}) - set(FULL_CONFIG)
-    if unknown:
-        raise ValueError(f"unknown config keys {sorted(unknown)}; known: {sorted(FULL_CONFIG)}")
-    cfg = {**FULL_CONFIG, **(config or {})}
+    cfg = merged_config(FULL_CONFIG, config)
     for name in cfg["functions"]:
         if name not in FUNCTIONS:
             raise ValueError(f"unknown function {name!r}; known: {sorted(FUNCTIONS)}")
     steps = step_sizes(cfg["steps_per_decade"])
     sink = RowSink(COLUMNS, cfg["checkpoint_csv"])
-    interrupted = False
     env = environment()
-    names = list(cfg["functions"])
-    shown: Iterable[str] = progress(names, label=NAME) if show_progress else names
-    try:
-        for name in shown:
-            for row in measure_function(FUNCTIONS[name], steps):
-                sink.add(row)
-    except KeyboardInterrupt:
-        interrupted = True
-        print(f"\n{NAME}: interrupted; keeping the {len(sink.rows)} rows computed",
-              file=sys.stderr)
-    df = sink.frame()
-    df.attrs["environment"] = env
-    df.attrs["config"] = {**cfg, "checkpoint_csv": str(cfg["checkpoint_csv"] or "")}
-    df.attrs["interrupted"] = interrupted
-    return df
+    interrupted = sink.collect(list(cfg["functions"]),
+                               lambda name: measure_function(FUNCTIONS[name], steps),
+                               label=NAME, show_progress=show_progress, done="computed")
+    used = {**cfg, "checkpoint_csv": str(cfg["checkpoint_csv"] or "")}
+    return sink.frame(environment=env, config=used, interrupted=interrupted)
 
 
 # -- analysis -----------------------------------------------------------------------------
-
-
-def fit_slope(sizes: Iterable[float], values: Iterable[float]) -> float:
-    """Least-squares slope of log10(values) against log10(sizes); NaN with < 2 usable
-    points (zeros, an exact difference, carry no log and are left out).
-
-    Example:
-        >>> round(fit_slope([1e-3, 1e-2, 1e-1], [1e-6, 1e-4, 1e-2]), 6)
-        2.0
-    """
-    pairs = [(s, v) for s, v in zip(sizes, values) if s > 0 and v > 0 and np.isfinite(v)]
-    if len({s for s, _ in pairs}) < 2:
-        return math.nan
-    logs = np.log10(np.array(pairs, dtype=float))
-    return float(np.polyfit(logs[:, 0], logs[:, 1], 1)[0])
 
 
 def v_shapes(df: pd.DataFrame) -> pd.DataFrame:
@@ -344,7 +300,7 @@ def plot_errors(df: pd.DataFrame, path: Path) -> Path | None:
     fig.suptitle("Finite differences: truncation / rounding slopes (theory: forward 1 / -1, "
                  "central 2 / -1); exact results drawn at eps/10", fontsize=11)
     fig.tight_layout()
-    fig.savefig(path, dpi=110)
+    save_figure(fig, path, dpi=110)
     plt.close(fig)
     return path
 
@@ -361,14 +317,6 @@ def _integer(value: float) -> str:
     return f"{value:.0f}"
 
 
-def _markdown_table(frame: pd.DataFrame, formats: dict[str, Callable[[Any], str]]) -> list[str]:
-    columns = list(frame.columns)
-    lines = ["| " + " | ".join(columns) + " |", "|" + "---|" * len(columns)]
-    for _, row in frame.iterrows():
-        lines.append("| " + " | ".join(formats.get(c, str)(row[c]) for c in columns) + " |")
-    return lines
-
-
 def _markdown(df: pd.DataFrame, env: dict[str, Any], cfg: dict[str, Any]) -> str:
     lines = ["# Accuracy: AD against finite differences", ""]
     if df.attrs.get("interrupted"):
@@ -381,9 +329,9 @@ def _markdown(df: pd.DataFrame, env: dict[str, Any], cfg: dict[str, Any]) -> str
             lambda n: FUNCTIONS[n].formula if n in FUNCTIONS else n), "x0": ad.x0,
             "mode": ad["mode"], "derivative": ad.derivative, "exact": ad.exact,
             "relative error": ad.rel_error})
-        lines += _markdown_table(shown, {"derivative": lambda v: f"{v:.17g}",
-                                         "exact": lambda v: f"{v:.17g}",
-                                         "relative error": _scientific}) + [""]
+        lines += markdown_table(shown, {"derivative": lambda v: f"{v:.17g}",
+                                        "exact": lambda v: f"{v:.17g}",
+                                        "relative error": _scientific}) + [""]
     shapes = v_shapes(df)
     if len(shapes):
         lines += [
@@ -397,7 +345,7 @@ def _markdown(df: pd.DataFrame, env: dict[str, Any], cfg: dict[str, Any]) -> str
             "truncation slope": shapes.truncation_slope,
             "theory": shapes.truncation_theory, "rounding slope": shapes.rounding_slope,
             "theory ": shapes.rounding_theory})
-        lines += _markdown_table(shown, {
+        lines += markdown_table(shown, {
             "best h": _scientific, "theory h": _scientific, "best error": _scientific,
             "truncation slope": _two_decimals, "rounding slope": _two_decimals,
             "theory": _integer, "theory ": _integer}) + [""]
@@ -424,8 +372,8 @@ def write_report(df: pd.DataFrame, out_dir: str | Path) -> list[Path]:
     env = df.attrs.get("environment") or environment()
     cfg = {**FULL_CONFIG, **df.attrs.get("config", {})}
     paths = [out / "results.csv", out / "summary.md"]
-    df.to_csv(paths[0], index=False)
-    paths[1].write_text(_markdown(df, env, cfg), encoding="utf-8")
+    write_atomic(paths[0], df.to_csv(index=False))
+    write_atomic(paths[1], _markdown(df, env, cfg))
     figure = plot_errors(df, out / "error_vs_step.png")
     if figure is not None:
         paths.append(figure)
@@ -434,21 +382,11 @@ def write_report(df: pd.DataFrame, out_dir: str | Path) -> list[Path]:
 
 def main(argv: list[str] | None = None) -> int:
     """Command line: ``python experiments/accuracy.py [--quick | --preset P] [--out DIR]``."""
-    parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
-    parser.add_argument("--preset", choices=sorted(PRESETS), default="full",
-                        help="2 (quick) or 4 (full) step sizes per decade; default full")
-    parser.add_argument("--quick", action="store_true", help="same as --preset quick")
-    parser.add_argument("--out", default=f"reports/{NAME}",
-                        help=f"output directory (default: reports/{NAME})")
-    args = parser.parse_args(argv)
-    preset = "quick" if args.quick else args.preset
-    out = Path(args.out)
-    df = run({**PRESETS[preset], "checkpoint_csv": out / "results.csv"})
-    for path in write_report(df, out):
-        print(f"wrote {path}")
-    for sentence in findings(df):
-        print(f"- {sentence}")
-    return 130 if df.attrs.get("interrupted") else 0
+    args = experiment_args(
+        argv, description=__doc__.splitlines()[0], name=NAME, presets=PRESETS,
+        preset_help="2 (quick) or 4 (full) step sizes per decade; default full")
+    df = run({**PRESETS[args.preset], "checkpoint_csv": args.out / "results.csv"})
+    return announce(df, write_report(df, args.out), findings(df))
 
 
 if __name__ == "__main__":

@@ -33,13 +33,9 @@ Run ``python experiments/memory.py [--quick | --preset full] [--out DIR]``: it w
 
 from __future__ import annotations
 
-import argparse
-import csv
-import gc
 import math
 import sys
-from collections.abc import Callable, Iterable, Iterator
-from contextlib import contextmanager
+from collections.abc import Callable, Iterable
 from pathlib import Path
 from typing import Any
 
@@ -48,12 +44,20 @@ import pandas as pd
 
 import admodes
 from admodes.measure import (
+    RowSink,
+    announce,
     environment,
+    experiment_args,
+    fit_slope,
+    frozen_heap,
+    markdown_table,
+    merged_config,
     peak_memory,
     pinned_blas,
-    progress,
+    save_figure,
     steady_malloc,
     time_call,
+    write_atomic,
 )
 
 NAME = "memory"
@@ -101,29 +105,6 @@ def make_chain(length: int) -> Callable[[Any], Any]:
         return np.sum(z)
 
     return chain
-
-
-class RowSink:
-    """Collects result rows; with a path, also appends each row to a CSV file at once, so
-    an interrupted run keeps what it measured."""
-
-    def __init__(self, columns: list[str], path: str | Path | None) -> None:
-        self.columns = columns
-        self.rows: list[dict[str, Any]] = []
-        self.path = Path(path) if path else None
-        if self.path:
-            self.path.parent.mkdir(parents=True, exist_ok=True)
-            with self.path.open("w", newline="", encoding="utf-8") as out:
-                csv.writer(out).writerow(columns)
-
-    def add(self, row: dict[str, Any]) -> None:
-        self.rows.append(row)
-        if self.path:
-            with self.path.open("a", newline="", encoding="utf-8") as out:
-                csv.writer(out).writerow([row.get(c) for c in self.columns])
-
-    def frame(self) -> pd.DataFrame:
-        return pd.DataFrame(self.rows, columns=self.columns)
 
 
 def _counted(fn: Callable, *args: Any):
@@ -179,22 +160,6 @@ def measure_length(length: int, cfg: dict[str, Any]) -> list[dict[str, Any]]:
     return rows
 
 
-
-@contextmanager
-def frozen_heap() -> Iterator[None]:
-    """Hide every object alive now from the garbage collector inside the block.
-
-    ``time_call`` runs a full collection before each measurement; in a process that has
-    imported pandas and matplotlib that scans ~10^5 objects (~10 ms) every time. Frozen,
-    they are skipped: the collections only scan what the measurements create.
-    """
-    gc.collect()
-    gc.freeze()
-    try:
-        yield
-    finally:
-        gc.unfreeze()
-
 def run(config: dict[str, Any] | None = None, *, show_progress: bool = True) -> pd.DataFrame:
     """Measure every chain length; one row per measurement (columns: ``COLUMNS``).
 
@@ -209,48 +174,20 @@ def run(config: dict[str, Any] | None = None, *, show_progress: bool = True) -> 
         >>> df[df["mode"] == "reverse"].tape_length.tolist()
         [12, 102]
     """
-    unknown = set(config or {}) - set(FULL_CONFIG)
-    if unknown:
-        raise ValueError(f"unknown config keys {sorted(unknown)}; known: {sorted(FULL_CONFIG)}")
-    cfg = {**FULL_CONFIG, **(config or {})}
+    cfg = merged_config(FULL_CONFIG, config)
     malloc_steadied = steady_malloc() if cfg["steady_malloc"] else False
     sink = RowSink(COLUMNS, cfg["checkpoint_csv"])
-    interrupted = False
     lengths = list(cfg["chain_lengths"])
     with pinned_blas(1), frozen_heap():
         env = environment()
-        shown: Iterable[int] = progress(lengths, label=NAME) if show_progress else lengths
-        try:
-            for length in shown:
-                for row in measure_length(length, cfg):
-                    sink.add(row)
-        except KeyboardInterrupt:
-            interrupted = True
-            print(f"\n{NAME}: interrupted; keeping the {len(sink.rows)} rows measured",
-                  file=sys.stderr)
-    df = sink.frame()
-    df.attrs["environment"] = env
-    df.attrs["config"] = {**cfg, "steady_malloc": malloc_steadied,
-                          "checkpoint_csv": str(cfg["checkpoint_csv"] or "")}
-    df.attrs["interrupted"] = interrupted
-    return df
+        interrupted = sink.collect(lengths, lambda length: measure_length(length, cfg),
+                                   label=NAME, show_progress=show_progress)
+    used = {**cfg, "steady_malloc": malloc_steadied,
+            "checkpoint_csv": str(cfg["checkpoint_csv"] or "")}
+    return sink.frame(environment=env, config=used, interrupted=interrupted)
 
 
 # -- analysis -----------------------------------------------------------------------------
-
-
-def fit_slope(sizes: Iterable[float], values: Iterable[float]) -> float:
-    """Least-squares slope of log2(values) against log2(sizes); NaN with < 2 usable points.
-
-    Example:
-        >>> round(fit_slope([10, 100, 1000], [5, 50, 500]), 6)
-        1.0
-    """
-    pairs = [(s, v) for s, v in zip(sizes, values) if s > 0 and v > 0 and np.isfinite(v)]
-    if len({s for s, _ in pairs}) < 2:
-        return math.nan
-    logs = np.log2(np.array(pairs, dtype=float))
-    return float(np.polyfit(logs[:, 0], logs[:, 1], 1)[0])
 
 
 def fit_from(lengths: Iterable[int]) -> float:
@@ -394,17 +331,9 @@ def plot_memory(df: pd.DataFrame, path: Path) -> Path | None:
     fig.suptitle(f"Memory against chain length; slopes fitted for L >= {start:.3g}",
                  fontsize=12)
     fig.tight_layout()
-    fig.savefig(path, dpi=110)
+    save_figure(fig, path, dpi=110)
     plt.close(fig)
     return path
-
-
-def _markdown_table(frame: pd.DataFrame, formats: dict[str, Callable[[Any], str]]) -> list[str]:
-    columns = list(frame.columns)
-    lines = ["| " + " | ".join(columns) + " |", "|" + "---|" * len(columns)]
-    for _, row in frame.iterrows():
-        lines.append("| " + " | ".join(formats.get(c, str)(row[c]) for c in columns) + " |")
-    return lines
 
 
 def _markdown(df: pd.DataFrame, env: dict[str, Any], cfg: dict[str, Any]) -> str:
@@ -421,9 +350,9 @@ def _markdown(df: pd.DataFrame, env: dict[str, Any], cfg: dict[str, Any]) -> str
                               "measure": table.measure.map(MEASURES),
                               "theory": table.theory, "fitted from L": table.fit_from,
                               "slope": table.slope})
-        lines += _markdown_table(shown, {"theory": lambda v: f"{v:.0f}",
-                                         "fitted from L": lambda v: f"{v:.0f}",
-                                         "slope": _slope_text}) + [""]
+        lines += markdown_table(shown, {"theory": lambda v: f"{v:.0f}",
+                                        "fitted from L": lambda v: f"{v:.0f}",
+                                        "slope": _slope_text}) + [""]
     lines += ["## Measurements", ""]
     shown = df[df["mode"] != "primal"].sort_values(["mode", "chain_length"])
     shown = pd.DataFrame({"mode": shown["mode"], "L": shown.chain_length,
@@ -431,10 +360,10 @@ def _markdown(df: pd.DataFrame, env: dict[str, Any], cfg: dict[str, Any]) -> str
                           "peak bytes": shown.peak_bytes,
                           "peak bytes / op": shown.peak_bytes_per_op,
                           "time": shown.median_s, "x primal": shown.ratio_to_primal})
-    lines += _markdown_table(shown, {"tape bytes": _bytes, "peak bytes": _bytes,
-                                     "peak bytes / op": lambda v: f"{v:.0f}",
-                                     "time": lambda v: f"{v * 1e3:.3g} ms",
-                                     "x primal": lambda v: f"{v:.1f}"}) + [""]
+    lines += markdown_table(shown, {"tape bytes": _bytes, "peak bytes": _bytes,
+                                    "peak bytes / op": lambda v: f"{v:.0f}",
+                                    "time": lambda v: f"{v * 1e3:.3g} ms",
+                                    "x primal": lambda v: f"{v:.1f}"}) + [""]
     blas = ", ".join(f"{b['internal_api']} {b['version']}" for b in env.get("blas") or [])
     lines += [
         "## Setup", "",
@@ -463,8 +392,8 @@ def write_report(df: pd.DataFrame, out_dir: str | Path) -> list[Path]:
     env = df.attrs.get("environment") or environment()
     cfg = {**FULL_CONFIG, **df.attrs.get("config", {})}
     paths = [out / "results.csv", out / "summary.md"]
-    df.to_csv(paths[0], index=False)
-    paths[1].write_text(_markdown(df, env, cfg), encoding="utf-8")
+    write_atomic(paths[0], df.to_csv(index=False))
+    write_atomic(paths[1], _markdown(df, env, cfg))
     figure = plot_memory(df, out / "memory.png")
     if figure is not None:
         paths.append(figure)
@@ -473,22 +402,12 @@ def write_report(df: pd.DataFrame, out_dir: str | Path) -> list[Path]:
 
 def main(argv: list[str] | None = None) -> int:
     """Command line: ``python experiments/memory.py [--quick | --preset P] [--out DIR]``."""
-    parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
-    parser.add_argument("--preset", choices=sorted(PRESETS), default="full",
-                        help="5 chain lengths, one timed sample each (quick) or 9 lengths "
-                             "with repeated timing (full); default full")
-    parser.add_argument("--quick", action="store_true", help="same as --preset quick")
-    parser.add_argument("--out", default=f"reports/{NAME}",
-                        help=f"output directory (default: reports/{NAME})")
-    args = parser.parse_args(argv)
-    preset = "quick" if args.quick else args.preset
-    out = Path(args.out)
-    df = run({**PRESETS[preset], "checkpoint_csv": out / "results.csv"})
-    for path in write_report(df, out):
-        print(f"wrote {path}")
-    for sentence in findings(df):
-        print(f"- {sentence}")
-    return 130 if df.attrs.get("interrupted") else 0
+    args = experiment_args(
+        argv, description=__doc__.splitlines()[0], name=NAME, presets=PRESETS,
+        preset_help="5 chain lengths, one timed sample each (quick) or 9 lengths with "
+                    "repeated timing (full); default full")
+    df = run({**PRESETS[args.preset], "checkpoint_csv": args.out / "results.csv"})
+    return announce(df, write_report(df, args.out), findings(df))
 
 
 if __name__ == "__main__":

@@ -25,8 +25,6 @@ Run ``python experiments/mlp_training.py [--quick] [--out DIR]``; it writes
 
 from __future__ import annotations
 
-import argparse
-import os
 import sys
 import time
 from collections.abc import Callable
@@ -37,7 +35,16 @@ import numpy as np
 import pandas as pd
 
 import admodes
-from admodes.measure import environment, pinned_blas, progress, time_call
+from admodes.measure import (
+    announce,
+    environment,
+    experiment_args,
+    merged_config,
+    pinned_blas,
+    progress,
+    time_call,
+    written_atomically,
+)
 from admodes.nn import (
     MLP,
     ArrayMLP,
@@ -319,13 +326,6 @@ def cost_runs(cfg: dict[str, Any], data: dict[str, np.ndarray],
 # -- running --------------------------------------------------------------------------
 
 
-def _config(config: dict[str, Any] | None) -> dict[str, Any]:
-    unknown = set(config or {}) - set(FULL)
-    if unknown:
-        raise ValueError(f"unknown config keys {sorted(unknown)}; known: {sorted(FULL)}")
-    return {**FULL, **(config or {})}
-
-
 def make_data(cfg: dict[str, Any]) -> dict[str, np.ndarray]:
     """The training and the held-out test split."""
     X_train, y_train = moons(cfg["n_train"], cfg["noise"], cfg["train_seed"])
@@ -349,7 +349,7 @@ def run(config: dict[str, Any] | None = None, *, show_progress: bool = True) -> 
         >>> sorted(df.part.unique())  # doctest: +SKIP
         ['accuracy', 'cost', 'parameters', 'training']
     """
-    cfg = _config(config)
+    cfg = merged_config(FULL, config)
     began = time.perf_counter()
     with pinned_blas(1):
         env = environment()
@@ -809,11 +809,6 @@ def _plot_boundaries(df: pd.DataFrame, path: Path, cfg: dict[str, Any]) -> None:
     plt.close(fig)
 
 
-def _replace(tmp: Path, final: Path) -> Path:
-    os.replace(tmp, final)
-    return final
-
-
 def write_report(df: pd.DataFrame, out_dir: str | Path) -> list[Path]:
     """Write ``results.csv``, ``summary.md`` and three PNG figures into ``out_dir``.
 
@@ -829,40 +824,24 @@ def write_report(df: pd.DataFrame, out_dir: str | Path) -> list[Path]:
     out = Path(out_dir)
     out.mkdir(parents=True, exist_ok=True)
     cfg = {**FULL, **df.attrs.get("config", {})}
-    final = {"summary": out / "summary.md", "loss": out / "loss_curves.png",
-             "cost": out / "cost_vs_params.png",
-             "boundaries": out / "decision_boundaries.png", "csv": out / "results.csv"}
-    tmp = {k: p.with_name(f".{p.name}.tmp") for k, p in final.items()}
-    try:
-        tmp["summary"].write_text(_markdown(df), encoding="utf-8")
-        _plot_losses(df, tmp["loss"], cfg)
-        _plot_cost(df, tmp["cost"])
-        _plot_boundaries(df, tmp["boundaries"], cfg)
-        df.to_csv(tmp["csv"], index=False)
-    except BaseException:
-        for p in tmp.values():
-            p.unlink(missing_ok=True)
-        raise
-    return [_replace(tmp[k], final[k]) for k in ("summary", "loss", "cost", "boundaries",
-                                                  "csv")]
+    paths = [out / "summary.md", out / "loss_curves.png", out / "cost_vs_params.png",
+             out / "decision_boundaries.png", out / "results.csv"]
+    with written_atomically(*paths) as (summary, loss, cost, boundaries, csv):
+        summary.write_text(_markdown(df), encoding="utf-8")
+        _plot_losses(df, loss, cfg)
+        _plot_cost(df, cost)
+        _plot_boundaries(df, boundaries, cfg)
+        df.to_csv(csv, index=False)
+    return paths
 
 
 def main(argv: list[str] | None = None) -> int:
     """Command line: ``python experiments/mlp_training.py [--quick] [--out DIR]``."""
-    parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
-    parser.add_argument("--quick", action="store_true", help="the quick preset (seconds)")
-    parser.add_argument("--preset", choices=sorted(PRESETS), default=None,
-                        help="configuration preset (default: full)")
-    parser.add_argument("--out", default="reports/mlp_training",
-                        help="output directory (default: reports/mlp_training)")
-    args = parser.parse_args(argv)
-    preset = "quick" if args.quick else (args.preset or "full")
-    df = run(PRESETS[preset])
-    for path in write_report(df, args.out):
-        print(f"wrote {path}")
-    for sentence in findings(df):
-        print(f"- {sentence}")
-    return 0
+    args = experiment_args(argv, description=__doc__.splitlines()[0], name=NAME,
+                           presets=PRESETS, preset_help="configuration preset (default: full)",
+                           quick_help="the quick preset (seconds)")
+    df = run(PRESETS[args.preset])
+    return announce(df, write_report(df, args.out), findings(df))
 
 
 if __name__ == "__main__":

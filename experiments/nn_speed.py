@@ -38,7 +38,16 @@ import numpy as np
 import pandas as pd
 
 import admodes
-from admodes.measure import environment, pinned_blas, progress, steady_malloc, time_call
+from admodes.measure import (
+    announce,
+    environment,
+    merged_config,
+    pinned_blas,
+    progress,
+    steady_malloc,
+    time_call,
+    write_atomic,
+)
 from admodes.nn import MLP, ArrayMLP, sgd_step
 
 NAME = "nn_speed"
@@ -188,10 +197,7 @@ def run(config: dict[str, Any] | None = None, *, baseline: str | Path | None = N
     Example:
         >>> df = run(QUICK, show_progress=False)  # doctest: +SKIP
     """
-    unknown = set(config or {}) - set(FULL)
-    if unknown:
-        raise ValueError(f"unknown config keys {sorted(unknown)}; known: {sorted(FULL)}")
-    cfg = {**FULL, **(config or {})}
+    cfg = merged_config(FULL, config)
     module = _load_baseline(baseline) if baseline else None
     steady_malloc()
     with pinned_blas(1):
@@ -339,14 +345,8 @@ def write_report(df: pd.DataFrame, out_dir: str | Path) -> list[Path]:
     """Write ``results.csv`` and ``summary.md`` (each renamed into place when complete)."""
     out = Path(out_dir)
     out.mkdir(parents=True, exist_ok=True)
-    paths = []
-    for name, write in (("summary.md", lambda p: p.write_text(_markdown(df), encoding="utf-8")),
-                        ("results.csv", lambda p: df.to_csv(p, index=False))):
-        tmp = out / f".{name}.tmp"
-        write(tmp)
-        tmp.replace(out / name)
-        paths.append(out / name)
-    return paths
+    return [write_atomic(out / "summary.md", _markdown(df)),
+            write_atomic(out / "results.csv", df.to_csv(index=False))]
 
 
 def main(argv: list[str] | None = None) -> int:
@@ -359,11 +359,7 @@ def main(argv: list[str] | None = None) -> int:
                         help="output directory (default: reports/nn_speed)")
     args = parser.parse_args(argv)
     df = run(QUICK if args.quick else FULL, baseline=args.baseline)
-    for path in write_report(df, args.out):
-        print(f"wrote {path}")
-    for sentence in findings(df):
-        print(f"- {sentence}")
-    return 0
+    return announce(df, write_report(df, args.out), findings(df))
 
 
 if __name__ == "__main__":

@@ -41,6 +41,7 @@ import admodes
 from admodes.measure import (
     Timing,
     environment,
+    merged_config,
     pinned_blas,
     progress,
     steady_malloc,
@@ -284,11 +285,7 @@ def run(config: dict[str, Any] | None = None, *, show_progress: bool = True) -> 
         >>> sorted(df.engine.unique())
         ['forward', 'handwritten', 'numpy', 'reverse']
     """
-    unknown = set(config or {}) - set(DEFAULT_CONFIG)
-    if unknown:
-        raise ValueError(f"unknown config keys {sorted(unknown)}; known: "
-                         f"{sorted(DEFAULT_CONFIG)}")
-    cfg = {**DEFAULT_CONFIG, **(config or {})}
+    cfg = merged_config(DEFAULT_CONFIG, config)
     malloc_pinned = steady_malloc() if cfg["steady_malloc"] else False
     with pinned_blas(1):
         env = environment()

@@ -56,13 +56,9 @@ figures ``cost_curves.png``, ``crossover_heatmap.png`` and ``extremes.png`` into
 
 from __future__ import annotations
 
-import argparse
-import csv
-import gc
 import math
 import sys
-from collections.abc import Callable, Iterable, Iterator
-from contextlib import contextmanager
+from collections.abc import Callable, Iterable
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
@@ -72,12 +68,20 @@ import pandas as pd
 
 import admodes
 from admodes.measure import (
+    RowSink,
+    announce,
     environment,
+    experiment_args,
+    fit_slope,
+    frozen_heap,
+    markdown_table,
+    merged_config,
     peak_memory,
     pinned_blas,
-    progress,
+    save_figure,
     steady_malloc,
     time_call,
+    write_atomic,
 )
 
 NAME = "scaling"
@@ -195,29 +199,6 @@ def jacobian_function(f: Callable, mode: str, strategy: str) -> Callable:
 # -- measuring --------------------------------------------------------------------------
 
 
-class RowSink:
-    """Collects result rows; with a path, also appends each row to a CSV file at once, so
-    an interrupted run keeps what it measured."""
-
-    def __init__(self, columns: list[str], path: str | Path | None) -> None:
-        self.columns = columns
-        self.rows: list[dict[str, Any]] = []
-        self.path = Path(path) if path else None
-        if self.path:
-            self.path.parent.mkdir(parents=True, exist_ok=True)
-            with self.path.open("w", newline="", encoding="utf-8") as out:
-                csv.writer(out).writerow(columns)
-
-    def add(self, row: dict[str, Any]) -> None:
-        self.rows.append(row)
-        if self.path:
-            with self.path.open("a", newline="", encoding="utf-8") as out:
-                csv.writer(out).writerow([row.get(c) for c in self.columns])
-
-    def frame(self) -> pd.DataFrame:
-        return pd.DataFrame(self.rows, columns=self.columns)
-
-
 @dataclass(frozen=True)
 class Cell:
     """One point of the plan: a family at n inputs and m outputs."""
@@ -306,22 +287,6 @@ def measure_cell(cell: Cell, cfg: dict[str, Any]) -> list[dict[str, Any]]:
     return rows
 
 
-
-@contextmanager
-def frozen_heap() -> Iterator[None]:
-    """Hide every object alive now from the garbage collector inside the block.
-
-    ``time_call`` runs a full collection before each measurement; in a process that has
-    imported pandas and matplotlib that scans ~10^5 objects (~10 ms) every time. Frozen,
-    they are skipped: the collections only scan what the measurements create.
-    """
-    gc.collect()
-    gc.freeze()
-    try:
-        yield
-    finally:
-        gc.unfreeze()
-
 def run(config: dict[str, Any] | None = None, *, show_progress: bool = True) -> pd.DataFrame:
     """Measure every cell of the plan; one row per measurement (columns: ``COLUMNS``).
 
@@ -337,34 +302,20 @@ def run(config: dict[str, Any] | None = None, *, show_progress: bool = True) -> 
         >>> sorted(df[df["mode"] == "reverse"].sweeps.unique().tolist())
         [1, 2]
     """
-    unknown = set(config or {}) - set(FULL_CONFIG)
-    if unknown:
-        raise ValueError(f"unknown config keys {sorted(unknown)}; known: {sorted(FULL_CONFIG)}")
-    cfg = {**FULL_CONFIG, **(config or {})}
+    cfg = merged_config(FULL_CONFIG, config)
     for family in cfg["families"]:
         if family not in FAMILIES:
             raise ValueError(f"unknown family {family!r}; known: {sorted(FAMILIES)}")
     malloc_steadied = steady_malloc() if cfg["steady_malloc"] else False
     sink = RowSink(COLUMNS, cfg["checkpoint_csv"])
-    interrupted = False
     cells = plan(cfg)
     with pinned_blas(1), frozen_heap():
         env = environment()
-        shown: Iterable[Cell] = progress(cells, label=NAME) if show_progress else cells
-        try:
-            for cell in shown:
-                for row in measure_cell(cell, cfg):
-                    sink.add(row)
-        except KeyboardInterrupt:
-            interrupted = True
-            print(f"\n{NAME}: interrupted; keeping the {len(sink.rows)} rows measured",
-                  file=sys.stderr)
-    df = sink.frame()
-    df.attrs["environment"] = env
-    df.attrs["config"] = {**cfg, "steady_malloc": malloc_steadied,
-                          "checkpoint_csv": str(cfg["checkpoint_csv"] or "")}
-    df.attrs["interrupted"] = interrupted
-    return df
+        interrupted = sink.collect(cells, lambda cell: measure_cell(cell, cfg), label=NAME,
+                                   show_progress=show_progress)
+    used = {**cfg, "steady_malloc": malloc_steadied,
+            "checkpoint_csv": str(cfg["checkpoint_csv"] or "")}
+    return sink.frame(environment=env, config=used, interrupted=interrupted)
 
 
 # -- analysis -----------------------------------------------------------------------------
@@ -375,20 +326,6 @@ def fit_from(sizes: Iterable[int]) -> float:
     upper half of a log-spaced range."""
     sizes = list(sizes)
     return math.sqrt(max(sizes)) if sizes else math.inf
-
-
-def fit_slope(sizes: Iterable[float], values: Iterable[float]) -> float:
-    """Least-squares slope of log2(values) against log2(sizes); NaN with < 2 usable points.
-
-    Example:
-        >>> round(fit_slope([1, 2, 4, 8], [3, 6, 12, 24]), 6)
-        1.0
-    """
-    pairs = [(s, v) for s, v in zip(sizes, values) if s > 0 and v > 0 and np.isfinite(v)]
-    if len({s for s, _ in pairs}) < 2:
-        return math.nan
-    logs = np.log2(np.array(pairs, dtype=float))
-    return float(np.polyfit(logs[:, 0], logs[:, 1], 1)[0])
 
 
 def _upper(rows: pd.DataFrame, axis_column: str, sizes: Iterable[int]) -> pd.DataFrame:
@@ -739,7 +676,7 @@ def plot_cost_curves(df: pd.DataFrame, path: Path) -> Path | None:
     fig.suptitle(f"Jacobian cost; slopes fitted for sizes >= {fit_from(sizes):.3g}",
                  fontsize=12)
     fig.tight_layout()
-    fig.savefig(path, dpi=110)
+    save_figure(fig, path, dpi=110)
     plt.close(fig)
     return path
 
@@ -798,7 +735,7 @@ def plot_crossover(df: pd.DataFrame, path: Path) -> Path | None:
             bar.set_label(f"log2(T_forward / T_reverse), {strategy}\n"
                           "red > 0: reverse faster; blue < 0: forward faster", fontsize=9)
     fig.suptitle("Where reverse mode beats forward mode (wall time)", fontsize=12)
-    fig.savefig(path, dpi=110)
+    save_figure(fig, path, dpi=110)
     plt.close(fig)
     return path
 
@@ -827,21 +764,12 @@ def plot_extremes(df: pd.DataFrame, path: Path) -> Path | None:
             ax.set_title(f"{FAMILY_LABELS.get(family, family)}\n{what}", fontsize=10)
     fig.suptitle("The extremes; slopes fitted on the upper half of each range", fontsize=12)
     fig.tight_layout()
-    fig.savefig(path, dpi=110)
+    save_figure(fig, path, dpi=110)
     plt.close(fig)
     return path
 
 
 # -- the report ---------------------------------------------------------------------------
-
-
-def _markdown_table(frame: pd.DataFrame, formats: dict[str, Callable[[Any], str]]) -> list[str]:
-    columns = list(frame.columns)
-    lines = ["| " + " | ".join(columns) + " |", "|" + "---|" * len(columns)]
-    for _, row in frame.iterrows():
-        cells = [formats.get(c, str)(row[c]) for c in columns]
-        lines.append("| " + " | ".join(cells) + " |")
-    return lines
 
 
 def _environment_lines(env: dict[str, Any]) -> list[str]:
@@ -879,7 +807,7 @@ def _markdown(df: pd.DataFrame, env: dict[str, Any], cfg: dict[str, Any]) -> str
             "time / T_f": summary.ratio_slope})
         number = {c: _fmt for c in ("counted theory", "textbook", "sweeps", "work ops", "time",
                                     "time / T_f")}
-        lines += _markdown_table(table, number) + [""]
+        lines += markdown_table(table, number) + [""]
     extremes = slopes(df)
     extremes = extremes[extremes.part != "grid"]
     if not extremes.empty:
@@ -895,7 +823,7 @@ def _markdown(df: pd.DataFrame, env: dict[str, Any], cfg: dict[str, Any]) -> str
         number = {c: _fmt for c in ("counted theory", "sweeps", "work ops", "time",
                                     "time / T_f")}
         number["fitted from"] = lambda v: _fmt(v, 0)
-        lines += _markdown_table(table, number) + [""]
+        lines += markdown_table(table, number) + [""]
     consts = constants(df)
     if not consts.empty:
         lines += [
@@ -913,7 +841,7 @@ def _markdown(df: pd.DataFrame, env: dict[str, Any], cfg: dict[str, Any]) -> str
             "c range": [f"{_fmt(a)} to {_fmt(b)}"
                         for a, b in zip(consts.c_grid_min, consts.c_grid_max)],
             "one sweep": consts.c_one_sweep_median})
-        lines += _markdown_table(table, {"c (grid median)": _fmt, "one sweep": _fmt}) + [""]
+        lines += markdown_table(table, {"c (grid median)": _fmt, "one sweep": _fmt}) + [""]
     cross = crossover(df)
     if not cross.empty:
         lines += [
@@ -929,7 +857,7 @@ def _markdown(df: pd.DataFrame, env: dict[str, Any], cfg: dict[str, Any]) -> str
             "m* looped (time)": cross.m_star_looped_time,
             "m* vectorized (time)": cross.m_star_vectorized_time,
             "m* looped (work ops)": cross.m_star_looped_work_ops})
-        lines += _markdown_table(table, {c: _fmt_m for c in table.columns[2:]}) + [""]
+        lines += markdown_table(table, {c: _fmt_m for c in table.columns[2:]}) + [""]
     departure = vectorized_departure(df)
     if not departure.empty:
         lines += [
@@ -950,7 +878,7 @@ def _markdown(df: pd.DataFrame, env: dict[str, Any], cfg: dict[str, Any]) -> str
         number = {c: _fmt for c in table.columns if "slope" in c}
         number.update({"speed-up": lambda v: _fmt(v, 1),
                        "vectorized / T_f": lambda v: _fmt(v, 1)})
-        lines += _markdown_table(table, number) + [""]
+        lines += markdown_table(table, number) + [""]
     lines += [
         "## Setup", "",
         f"- families: {', '.join(cfg['families'])}; dense_net hidden width {cfg['hidden']}; "
@@ -979,9 +907,9 @@ def write_report(df: pd.DataFrame, out_dir: str | Path) -> list[Path]:
     env = df.attrs.get("environment") or environment()
     cfg = {**FULL_CONFIG, **df.attrs.get("config", {})}
     paths = [out / "results.csv", out / "slopes.csv", out / "summary.md"]
-    df.to_csv(paths[0], index=False)
-    slopes(df).to_csv(paths[1], index=False)
-    paths[2].write_text(_markdown(df, env, cfg), encoding="utf-8")
+    write_atomic(paths[0], df.to_csv(index=False))
+    write_atomic(paths[1], slopes(df).to_csv(index=False))
+    write_atomic(paths[2], _markdown(df, env, cfg))
     for plot, name in ((plot_cost_curves, "cost_curves.png"),
                        (plot_crossover, "crossover_heatmap.png"),
                        (plot_extremes, "extremes.png")):
@@ -993,22 +921,12 @@ def write_report(df: pd.DataFrame, out_dir: str | Path) -> list[Path]:
 
 def main(argv: list[str] | None = None) -> int:
     """Command line: ``python experiments/scaling.py [--quick | --preset P] [--out DIR]``."""
-    parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
-    parser.add_argument("--preset", choices=sorted(PRESETS), default="full",
-                        help="grid to 64 and extremes to 1024 (quick, ~25 s) or grid to 1024 "
-                             "and extremes to 4096 (full, a few minutes); default full")
-    parser.add_argument("--quick", action="store_true", help="same as --preset quick")
-    parser.add_argument("--out", default=f"reports/{NAME}",
-                        help=f"output directory (default: reports/{NAME})")
-    args = parser.parse_args(argv)
-    preset = "quick" if args.quick else args.preset
-    out = Path(args.out)
-    df = run({**PRESETS[preset], "checkpoint_csv": out / "results.csv"})
-    for path in write_report(df, out):
-        print(f"wrote {path}")
-    for sentence in findings(df):
-        print(f"- {sentence}")
-    return 130 if df.attrs.get("interrupted") else 0
+    args = experiment_args(
+        argv, description=__doc__.splitlines()[0], name=NAME, presets=PRESETS,
+        preset_help="grid to 64 and extremes to 1024 (quick, ~25 s) or grid to 1024 and "
+                    "extremes to 4096 (full, a few minutes); default full")
+    df = run({**PRESETS[args.preset], "checkpoint_csv": args.out / "results.csv"})
+    return announce(df, write_report(df, args.out), findings(df))
 
 
 if __name__ == "__main__":

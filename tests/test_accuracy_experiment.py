@@ -2,30 +2,18 @@
 the slopes theory gives for each arm (floating point is deterministic, so these are exact
 checks, not timings)."""
 
-import importlib.util
 import math
-import sys
-from pathlib import Path
 
 import numpy as np
 import pandas as pd
 import pytest
 
-ROOT = Path(__file__).resolve().parents[1]
 EPS = np.finfo(np.float64).eps
 
 
-def _load(name):
-    spec = importlib.util.spec_from_file_location(name, ROOT / f"experiments/{name}.py")
-    module = importlib.util.module_from_spec(spec)
-    sys.modules[spec.name] = module
-    spec.loader.exec_module(module)
-    return module
-
-
 @pytest.fixture(scope="module")
-def accuracy():
-    return _load("accuracy")
+def accuracy(load_experiment):
+    return load_experiment("accuracy")
 
 
 @pytest.fixture(scope="module")

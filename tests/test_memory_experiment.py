@@ -1,30 +1,17 @@
 """The memory experiment on a tiny configuration: tape lengths and bytes are deterministic,
 peak memory comes from tracemalloc; no test looks at a wall-clock time."""
 
-import importlib.util
-import sys
-from pathlib import Path
-
 import numpy as np
 import pandas as pd
 import pytest
 
-ROOT = Path(__file__).resolve().parents[1]
 TINY = {"chain_lengths": [10, 100, 1000], "vector_size": 16, "min_time": 0.0,
         "min_repeats": 1, "warmup": 0, "steady_malloc": False}
 
 
-def _load(name):
-    spec = importlib.util.spec_from_file_location(name, ROOT / f"experiments/{name}.py")
-    module = importlib.util.module_from_spec(spec)
-    sys.modules[spec.name] = module
-    spec.loader.exec_module(module)
-    return module
-
-
 @pytest.fixture(scope="module")
-def memory():
-    return _load("memory")
+def memory(load_experiment):
+    return load_experiment("memory")
 
 
 @pytest.fixture(scope="module")

@@ -1,27 +1,10 @@
 """The MLP-training experiment and the nn speed benchmark, on tiny configurations (no
 wall-clock thresholds), plus the accuracy threshold on the default configuration."""
 
-import importlib.util
-import sys
-from pathlib import Path
-
 import pandas as pd
 import pytest
 
 from admodes.nn import ArrayMLP, fit
-
-ROOT = Path(__file__).resolve().parents[1]
-
-
-def _load(name):
-    spec = importlib.util.spec_from_file_location(name, ROOT / "experiments" / f"{name}.py")
-    module = importlib.util.module_from_spec(spec)
-    sys.modules[spec.name] = module
-    spec.loader.exec_module(module)
-    return module
-
-
-mt = _load("mlp_training")
 
 TINY = {"n_train": 96, "n_test": 64, "hidden": (4, 4), "epochs": 2, "scalar_hidden": (2, 2),
         "scalar_samples": 64, "cost_widths": (2, 4), "min_time": 0.0, "min_repeats": 1,
@@ -29,18 +12,23 @@ TINY = {"n_train": 96, "n_test": 64, "hidden": (4, 4), "epochs": 2, "scalar_hidd
 
 
 @pytest.fixture(scope="module")
-def tiny_df():
+def mt(load_experiment):
+    return load_experiment("mlp_training")
+
+
+@pytest.fixture(scope="module")
+def tiny_df(mt):
     return mt.run(TINY, show_progress=False)
 
 
-def test_the_interface_the_cli_relies_on():
+def test_the_interface_the_cli_relies_on(mt):
     assert mt.NAME == "mlp_training"
     assert set(mt.PRESETS) == {"quick", "full"}
     assert mt.PRESETS["full"] == mt.FULL
     assert callable(mt.run) and callable(mt.write_report) and callable(mt.findings)
 
 
-def test_run_returns_a_tidy_frame_with_every_part(tiny_df):
+def test_run_returns_a_tidy_frame_with_every_part(mt, tiny_df):
     df = tiny_df
     assert list(df.columns) == mt.COLUMNS
     assert set(df.experiment) == {"mlp_training"}
@@ -79,7 +67,7 @@ def test_counted_sweeps_per_step(tiny_df):
     assert (acc[acc["mode"] != "forward-looped"].value == 1).all()
 
 
-def test_slopes_tables_and_findings(tiny_df):
+def test_slopes_tables_and_findings(mt, tiny_df):
     slopes = mt.cost_slopes(tiny_df).set_index("mode")
     assert slopes.loc["forward-looped", "sweeps_slope"] == pytest.approx(1.0)
     assert slopes.loc["reverse", "sweeps_slope"] == pytest.approx(0.0)
@@ -92,7 +80,7 @@ def test_slopes_tables_and_findings(tiny_df):
     assert any("Forward gradients" in s for s in sentences)
 
 
-def test_write_report_writes_every_file(tiny_df, tmp_path):
+def test_write_report_writes_every_file(mt, tiny_df, tmp_path):
     paths = mt.write_report(tiny_df, tmp_path / "out")
     names = {p.name for p in paths}
     assert names == {"results.csv", "summary.md", "loss_curves.png", "cost_vs_params.png",
@@ -109,7 +97,7 @@ def test_write_report_writes_every_file(tiny_df, tmp_path):
     assert not list((tmp_path / "out").glob(".*.tmp"))
 
 
-def test_an_interrupted_report_leaves_no_half_written_file(tiny_df, tmp_path, monkeypatch):
+def test_an_interrupted_report_leaves_no_half_written_file(mt, tiny_df, tmp_path, monkeypatch):
     def interrupted(*args):
         raise KeyboardInterrupt
 
@@ -119,19 +107,19 @@ def test_an_interrupted_report_leaves_no_half_written_file(tiny_df, tmp_path, mo
     assert list(tmp_path.iterdir()) == []
 
 
-def test_main_writes_the_report(tmp_path, monkeypatch, capsys):
+def test_main_writes_the_report(mt, tmp_path, monkeypatch, capsys):
     monkeypatch.setitem(mt.PRESETS, "quick", {**mt.FULL, **TINY, "cost_widths": (2,)})
     assert mt.main(["--quick", "--out", str(tmp_path)]) == 0
     assert (tmp_path / "results.csv").exists()
     assert "The exact modes agree" in capsys.readouterr().out
 
 
-def test_run_refuses_unknown_config_keys():
+def test_run_refuses_unknown_config_keys(mt):
     with pytest.raises(ValueError, match="unknown config"):
         mt.run({"epochz": 3})
 
 
-def test_default_configuration_reaches_the_accuracy_threshold():
+def test_default_configuration_reaches_the_accuracy_threshold(mt):
     """Deterministic: fixed data seeds, initial parameters and batches. Reverse and
     forward-vectorized must end with the same parameters, so one accuracy serves both."""
     cfg = mt.PRESETS["full"]
@@ -151,8 +139,8 @@ def test_default_configuration_reaches_the_accuracy_threshold():
 # -- the speed benchmark --------------------------------------------------------------
 
 
-def test_nn_speed_hand_written_step_and_a_baseline_plug_in(tmp_path):
-    speed = _load("nn_speed")
+def test_nn_speed_hand_written_step_and_a_baseline_plug_in(load_experiment, tmp_path):
+    speed = load_experiment("nn_speed")
     baseline = tmp_path / "baseline.py"
     baseline.write_text(
         "import numpy as np\n"

@@ -1,15 +1,9 @@
 """The Jacobian scaling experiment on a tiny configuration: deterministic checks only (counts,
 slopes of counted work, agreement of the two modes, files written), never a wall-clock time."""
 
-import importlib.util
-import sys
-from pathlib import Path
-
 import numpy as np
 import pandas as pd
 import pytest
-
-ROOT = Path(__file__).resolve().parents[1]
 
 ISSUE_COLUMNS = {"experiment", "family", "mode", "strategy", "n_inputs", "n_outputs",
                  "repeats", "median_s", "min_s", "max_s", "primal_median_s", "ratio_to_primal",
@@ -21,17 +15,9 @@ SMALLEST = {**TINY, "families": ["dense_net"], "grid_max": 2, "extreme_max": 2,
             "peak_memory": False}
 
 
-def _load(name):
-    spec = importlib.util.spec_from_file_location(name, ROOT / f"experiments/{name}.py")
-    module = importlib.util.module_from_spec(spec)
-    sys.modules[spec.name] = module
-    spec.loader.exec_module(module)
-    return module
-
-
 @pytest.fixture(scope="module")
-def scaling():
-    return _load("scaling")
+def scaling(load_experiment):
+    return load_experiment("scaling")
 
 
 @pytest.fixture(scope="module")
