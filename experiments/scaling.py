@@ -923,7 +923,7 @@ def main(argv: list[str] | None = None) -> int:
     """Command line: ``python experiments/scaling.py [--quick | --preset P] [--out DIR]``."""
     args = experiment_args(
         argv, description=__doc__.splitlines()[0], name=NAME, presets=PRESETS,
-        preset_help="grid to 64 and extremes to 1024 (quick, ~25 s) or grid to 1024 and "
+        preset_help="grid to 64 and extremes to 256 (quick, ~25 s) or grid to 1024 and "
                     "extremes to 4096 (full, a few minutes); default full")
     df = run({**PRESETS[args.preset], "checkpoint_csv": args.out / "results.csv"})
     return announce(df, write_report(df, args.out), findings(df))
