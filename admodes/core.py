@@ -12,7 +12,6 @@ from __future__ import annotations
 
 import itertools
 from collections import Counter
-from collections.abc import Callable
 from dataclasses import dataclass, field
 from typing import Any
 
@@ -232,5 +231,3 @@ def bind(op, *args, **params):
         return bind(op, *[concrete(a) for a in args], **params)
     return top._trace.process(op, args, params)
 
-
-Rule = Callable[..., Any]
