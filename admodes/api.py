@@ -292,10 +292,15 @@ def _common_dtype(leaves: list[Any]) -> np.dtype:
     return np.result_type(*[result_dtype(x) for x in leaves]) if leaves else np.float64
 
 
-def _assemble(out_tree, in_tree, argnums, blocks):
-    """blocks[o][i]: the Jacobian block of output leaf o with respect to input leaf i."""
+def _assemble(out_tree, in_tree, argnums, blocks, leaves):
+    """blocks[o][i]: the Jacobian block of output leaf o with respect to input leaf i.
+
+    A scalar block with respect to a Python float input becomes a Python float, as the
+    same derivative from ``grad`` would be."""
     per_out = []
     for row in blocks:
+        row = [float(b) if type(x) is float and np.ndim(b) == 0 else b
+               for b, x in zip(row, leaves)]
         by_input = tree_unflatten(in_tree, row)
         per_out.append(by_input[0] if isinstance(argnums, int) else by_input)
     return tree_unflatten(out_tree, per_out)
@@ -348,7 +353,7 @@ def jacfwd(fun: Callable, argnums: int | Sequence[int] = 0, *,
             flat = np.moveaxis(col, 0, -1) if np.ndim(col) > 1 else col
             blocks.append([flat[..., a:b].reshape(oshape + s)
                            for (a, b), s in zip(spans, shapes)])
-        return _assemble(out_tree, in_tree, argnums, blocks)
+        return _assemble(out_tree, in_tree, argnums, blocks, leaves)
 
     return jac_fun
 
@@ -396,7 +401,7 @@ def jacrev(fun: Callable, argnums: int | Sequence[int] = 0, *,
         blocks = []
         for (a, b), s in zip(spans, oshapes):
             blocks.append([row[a:b].reshape(s + np.shape(x)) for x, row in zip(leaves, rows)])
-        return _assemble(out_tree, in_tree, argnums, blocks)
+        return _assemble(out_tree, in_tree, argnums, blocks, leaves)
 
     return jac_fun
 

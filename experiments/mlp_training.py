@@ -471,6 +471,11 @@ def _agreement_sentence(df: pd.DataFrame, cfg: dict[str, Any]) -> str:
             f"largest parameter, is {'; '.join(parts)}, {verdict} the {tol:g} tolerance.")
 
 
+def _plain(value: Any) -> Any:
+    # a config read back from meta.json has lists where the preset has tuples
+    return list(value) if isinstance(value, (tuple, list)) else value
+
+
 def findings(df: pd.DataFrame) -> list[str]:
     """The key results as plain sentences, generated from the numbers in ``df``.
 
@@ -496,7 +501,7 @@ def findings(df: pd.DataFrame) -> list[str]:
         met = "met" if (exact.test_accuracy >= thr).all() else "NOT met"
         training_keys = ("n_train", "noise", "train_seed", "hidden", "activation", "init",
                          "seed", "epochs", "batch_size", "optimizer", "learning_rate")
-        if any(cfg[k] != FULL[k] for k in training_keys):
+        if any(_plain(cfg[k]) != _plain(FULL[k]) for k in training_keys):
             met += " (the threshold is set for the full configuration, not this one)"
         times = ", ".join(f"{r['mode']} {r.train_seconds:.2f} s"
                           for _, r in exact.iterrows())

@@ -441,3 +441,14 @@ def test_forward_and_reverse_jacobians_of_random_programs_agree(steps, seed):
     lhs = np.sum(u * tangent_out)
     rhs = sum(np.sum(p * d) for p, d in zip(pulled, directions))
     assert abs(lhs - rhs) <= 1e-12 * max(1.0, np.sum(np.abs(u * tangent_out)))
+
+
+def test_scalar_jacobian_blocks_for_python_floats_are_floats_like_grad():
+    def f(p):
+        return p[0] * p[1]
+
+    for jac in (ad.jacfwd(f), ad.jacrev(f), ad.jacfwd(f, vectorized=False)):
+        blocks = jac([2.0, 3.0])
+        assert blocks == [3.0, 2.0]
+        assert all(type(b) is float for b in blocks)
+    assert type(ad.jacfwd(f)([np.float64(2.0), 3.0])[0]) is not float  # arrays stay arrays
