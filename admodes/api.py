@@ -7,6 +7,7 @@ and results may be pytrees (nested tuples, lists and dicts of floats and arrays)
 
 from __future__ import annotations
 
+import math
 from collections.abc import Callable, Sequence
 from typing import Any
 
@@ -282,7 +283,7 @@ def grad(fun: Callable, argnums: int | Sequence[int] = 0) -> Callable:
 def _offsets(shapes: list[tuple[int, ...]]) -> list[tuple[int, int]]:
     spans, start = [], 0
     for s in shapes:
-        n = int(np.prod(s))
+        n = math.prod(s)
         spans.append((start, start + n))
         start += n
     return spans
@@ -336,7 +337,7 @@ def jacfwd(fun: Callable, argnums: int | Sequence[int] = 0, *,
             out_tree, outs, per_dir = None, None, []
             for j, ((a, b), s) in enumerate(zip(spans, shapes)):
                 for e in range(b - a):
-                    basis = np.zeros(int(np.prod(s)), dtype=result_dtype(leaves[j]))
+                    basis = np.zeros(math.prod(s), dtype=result_dtype(leaves[j]))
                     basis[e] = 1
                     tangents = [None] * len(leaves)
                     tangents[j] = basis.reshape(s)
@@ -389,7 +390,7 @@ def jacrev(fun: Callable, argnums: int | Sequence[int] = 0, *,
             per_seed = []
             for k, ((a, b), s) in enumerate(zip(spans, oshapes)):
                 for e in range(b - a):
-                    basis = np.zeros(int(np.prod(s)), dtype=result_dtype(outs[k]))
+                    basis = np.zeros(math.prod(s), dtype=result_dtype(outs[k]))
                     basis[e] = 1
                     seeds = [None] * len(outs)
                     seeds[k] = basis.reshape(s)

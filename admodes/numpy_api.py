@@ -17,7 +17,7 @@ from typing import Any
 import numpy as np
 
 from .core import Tracer, bind, concrete, result_dtype
-from .registry import OPS
+from .registry import OPS, _ndim, _shape
 
 UFUNCS: dict[Any, Any] = {op.ufunc: op for op in OPS.values() if op.ufunc is not None}
 
@@ -148,10 +148,14 @@ def index_params(shape: tuple[int, ...], key: Any) -> dict:
         split = positions != list(range(positions[0], positions[-1] + 1))
         adv = (np.broadcast(*[idx[i] for i in arrays]).ndim, split)
     t = tuple(idx)
-    # the result's shape, found on a zero-strided stand-in (also checks the bounds)
-    probe = np.lib.stride_tricks.as_strided(np.zeros(1, np.int8), shape=shape,
-                                            strides=(0,) * len(shape))
-    out_ndim = probe[t].ndim
+    if basic:  # ints drop an axis, None adds one; numpy checks the bounds when it indexes
+        out_ndim = len(shape) + sum(k is None for k in t) - sum(
+            not isinstance(k, (slice, type(None), type(Ellipsis))) for k in t)
+    else:
+        # the result's shape, found on a zero-strided stand-in (also checks the bounds)
+        probe = np.lib.stride_tricks.as_strided(np.zeros(1, np.int8), shape=shape,
+                                                strides=(0,) * len(shape))
+        out_ndim = probe[t].ndim
     return {"idx": t, "in_ndim": len(shape), "adv": adv, "out_ndim": out_ndim, "basic": basic}
 
 
@@ -159,7 +163,7 @@ def _reduce(name):
     def handler(a, axis=None, dtype=None, out=None, keepdims=False, **kw):
         if dtype is not None or out is not None or kw:
             raise TypeError(f"np.{name} on traced values supports only axis and keepdims")
-        return OPS[name](a, axis=normalize_axis(axis, np.ndim(a)), keepdims=bool(keepdims))
+        return OPS[name](a, axis=normalize_axis(axis, _ndim(a)), keepdims=bool(keepdims))
 
     return handler
 
@@ -177,11 +181,11 @@ def _resolve_shape(shape: Any, size: int) -> tuple[int, ...]:
     if shape.count(-1) > 1:
         raise ValueError("can only specify one unknown dimension")
     if -1 in shape:
-        known = int(np.prod([s for s in shape if s != -1]))
+        known = math.prod(s for s in shape if s != -1)
         if known == 0 or size % known:
             raise ValueError(f"cannot reshape array of size {size} into shape {shape}")
         shape = tuple(size // known if s == -1 else s for s in shape)
-    if int(np.prod(shape)) != size:
+    if math.prod(shape) != size:
         raise ValueError(f"cannot reshape array of size {size} into shape {shape}")
     return shape
 
@@ -191,8 +195,8 @@ def reshape(a, shape=None, order="C", *, newshape=None, copy=None):
     if order != "C":
         raise TypeError("only order='C' reshapes are supported on traced values")
     shape = newshape if shape is None else shape
-    in_shape = np.shape(a)
-    new = _resolve_shape(shape, int(np.prod(in_shape)))
+    in_shape = _shape(a)
+    new = _resolve_shape(shape, math.prod(in_shape))
     if new == in_shape:
         return a
     return OPS["reshape"](a, shape=new, in_shape=in_shape)
@@ -205,7 +209,7 @@ def ravel(a, order="C"):
 
 @handles(np.transpose)
 def transpose(a, axes=None):
-    nd = np.ndim(a)
+    nd = _ndim(a)
     if axes is None:
         axes = tuple(range(nd - 1, -1, -1))
     axes = tuple(operator.index(x) % nd for x in axes) if nd else ()
@@ -218,7 +222,7 @@ def transpose(a, axes=None):
 
 @handles(np.swapaxes)
 def swapaxes(a, axis1, axis2):
-    nd = np.ndim(a)
+    nd = _ndim(a)
     perm = list(range(nd))
     i, j = normalize_axis(axis1, nd)[0] % nd, normalize_axis(axis2, nd)[0] % nd
     perm[i], perm[j] = perm[j], perm[i]
@@ -227,7 +231,7 @@ def swapaxes(a, axis1, axis2):
 
 @handles(np.moveaxis)
 def moveaxis(a, source, destination):
-    nd = np.ndim(a)
+    nd = _ndim(a)
     src = [s % nd for s in normalize_axis(source, nd)]
     dst = [d % nd for d in normalize_axis(destination, nd)]
     order = [i for i in range(nd) if i not in src]
@@ -238,7 +242,7 @@ def moveaxis(a, source, destination):
 
 @handles(np.expand_dims)
 def expand_dims(a, axis):
-    shape = list(np.shape(a))
+    shape = list(_shape(a))
     nd = len(shape) + (1 if isinstance(axis, (int, np.integer)) else len(axis))
     for ax in sorted(s % nd for s in normalize_axis(axis, nd)):
         shape.insert(ax, 1)
@@ -247,7 +251,7 @@ def expand_dims(a, axis):
 
 @handles(np.squeeze)
 def squeeze(a, axis=None):
-    shape = np.shape(a)
+    shape = _shape(a)
     if axis is None:
         axes = {i for i, n in enumerate(shape) if n == 1}
     else:
@@ -261,7 +265,7 @@ def squeeze(a, axis=None):
 @handles(np.broadcast_to)
 def broadcast_to(a, shape, subok=False):
     shape = (shape,) if isinstance(shape, (int, np.integer)) else tuple(shape)
-    in_shape = np.shape(a)
+    in_shape = _shape(a)
     if np.broadcast_shapes(in_shape, shape) != shape:
         raise ValueError(f"cannot broadcast a value of shape {in_shape} to {shape}")
     if in_shape == shape:
@@ -274,7 +278,7 @@ def concatenate(arrays, axis=0, out=None, dtype=None, casting=None):
     arrays = list(arrays)
     if axis is None:
         arrays, axis = [ravel(x) for x in arrays], 0
-    nd = np.ndim(arrays[0])
+    nd = _ndim(arrays[0])
     if nd == 0:
         raise ValueError("zero-dimensional arrays cannot be concatenated")
     return OPS["concatenate"](*arrays, axis=normalize_axis(axis, nd)[0])
@@ -283,7 +287,7 @@ def concatenate(arrays, axis=0, out=None, dtype=None, casting=None):
 @handles(np.stack)
 def stack(arrays, axis=0, out=None, dtype=None, casting=None):
     arrays = list(arrays)
-    shapes = {np.shape(x) for x in arrays}
+    shapes = {_shape(x) for x in arrays}
     if len(shapes) != 1:
         raise ValueError("all input arrays must have the same shape")
     return concatenate([expand_dims(x, axis) for x in arrays], axis=axis)
@@ -307,9 +311,9 @@ def clip(a, a_min=None, a_max=None, out=None, *, min=None, max=None, **kwargs):
 
 @handles(np.dot)
 def dot(a, b, out=None):
-    if np.ndim(a) == 0 or np.ndim(b) == 0:
+    if _ndim(a) == 0 or _ndim(b) == 0:
         return a * b
-    if np.ndim(a) > 2 or np.ndim(b) > 2:
+    if _ndim(a) > 2 or _ndim(b) > 2:
         raise _unsupported("np.dot of arrays with more than 2 dimensions (use np.matmul)")
     return OPS["matmul"](a, b)
 
@@ -321,7 +325,7 @@ def outer(a, b, out=None):
 
 @handles(np.linalg.norm)
 def norm(x, ord=None, axis=None, keepdims=False):
-    if ord not in (None, 2, "fro") or (ord == 2 and np.ndim(x) != 1 and axis is None):
+    if ord not in (None, 2, "fro") or (ord == 2 and _ndim(x) != 1 and axis is None):
         raise _unsupported(f"np.linalg.norm with ord={ord!r}")
     return np.sqrt(np.sum(x * x, axis=axis, keepdims=keepdims))
 
@@ -348,7 +352,7 @@ def size(a, axis=None):
 
 def _constant_like(fill):
     def handler(a, dtype=None, order="K", subok=True, shape=None, **kw):
-        s = np.shape(a) if shape is None else shape
+        s = _shape(a) if shape is None else shape
         return np.full(s, fill, dtype=dtype or result_dtype(a))
 
     return handler

@@ -26,6 +26,7 @@ taken from the end, and a batch count ``nb`` found as "the value's ndim minus th
 
 from __future__ import annotations
 
+import itertools
 import math
 import operator
 from collections.abc import Callable, Sequence
@@ -71,12 +72,18 @@ def _register(op: Op) -> Op:
 
 
 def _ndim(v: Any) -> int:
-    return 0 if type(v) is float else getattr(v, "ndim", 0)
+    if type(v) is float:
+        return 0
+    ndim = getattr(v, "ndim", None)
+    return np.ndim(v) if ndim is None else ndim
 
 
 def _shape(v: Any) -> tuple[int, ...]:
     # Python floats first: getattr's failed lookup would cost more than the op itself
-    return () if type(v) is float else getattr(v, "shape", ())
+    if type(v) is float:
+        return ()
+    shape = getattr(v, "shape", None)
+    return np.shape(v) if shape is None else shape  # lists, ints
 
 
 def _size(shape: tuple[int, ...]) -> int:
@@ -405,7 +412,17 @@ def _sum_transpose(ct, x, axis, keepdims):
     return np.broadcast_to(g, _shape(g)[: _ndim(g) - len(shape)] + shape)
 
 
+def _sum_impl(x, axis, keepdims):
+    if type(x) is np.ndarray:  # np.add.reduce skips np.sum's Python wrapper
+        return np.add.reduce(x, axis=axis, keepdims=keepdims)
+    return np.sum(x, axis=axis, keepdims=keepdims)
+
+
 def _mean_impl(x, axis, keepdims):
+    if type(x) is np.ndarray:
+        count = _size(tuple(x.shape[a] for a in axis))
+        return np.add.reduce(x, axis=axis, keepdims=keepdims) / count if count else np.mean(
+            x, axis=axis, keepdims=keepdims)
     return np.mean(x, axis=axis, keepdims=keepdims)
 
 
@@ -415,18 +432,26 @@ def _mean_transpose(ct, x, axis, keepdims):
     return _sum_transpose(ct, x, axis, keepdims) / max(count, 1)
 
 
-linear("sum", lambda x, axis, keepdims: np.sum(x, axis=axis, keepdims=keepdims),
-       _sum_transpose, _sum_flops, "in.size")
+linear("sum", _sum_impl, _sum_transpose, _sum_flops, "in.size")
 linear("mean", _mean_impl, _mean_transpose, _sum_flops, "in.size")
 
 
 def _reshape_impl(x, shape, in_shape):
     xshape = _shape(x)
-    return np.reshape(x, xshape[: len(xshape) - len(in_shape)] + shape)
+    new = xshape[: len(xshape) - len(in_shape)] + shape
+    # the method skips np.reshape's Python wrapper; Python floats have none
+    return np.reshape(x, new) if type(x) is float else x.reshape(new)
 
 
 linear("reshape", _reshape_impl,
        lambda ct, x, shape, in_shape: _reshape_impl(ct, in_shape, shape))
+
+
+def _inverse_permutation(axes) -> tuple[int, ...]:
+    inverse = [0] * len(axes)
+    for i, a in enumerate(axes):
+        inverse[a] = i
+    return tuple(inverse)
 
 
 def _transpose_impl(x, axes):
@@ -437,7 +462,7 @@ def _transpose_impl(x, axes):
 
 
 linear("transpose", _transpose_impl,
-       lambda ct, x, axes: _transpose_impl(ct, tuple(np.argsort(axes))))
+       lambda ct, x, axes: _transpose_impl(ct, _inverse_permutation(axes)))
 
 
 def _broadcast_impl(x, shape, in_shape):
@@ -459,7 +484,7 @@ def _concat_impl(*xs, axis):
 
 
 def _concat_transpose(ct, *xs, axis):
-    bounds = np.cumsum([0] + [_shape(x)[axis] for x in xs])
+    bounds = list(itertools.accumulate([0] + [_shape(x)[axis] for x in xs]))
     nd = _ndim(xs[0])
     nb = _ndim(ct) - nd
     pos = nb + axis % nd
@@ -590,7 +615,7 @@ def _prod_of_others(x, axis):
     tiled = np.broadcast_to(xm, kept_shape + (k, k))
     others = np.prod(np.where(np.eye(k, dtype=bool), 1, tiled), axis=-1)
     back = np.reshape(others, kept_shape + tuple(shape[i] for i in red))
-    return np.transpose(back, tuple(np.argsort(keep + red)))
+    return np.transpose(back, _inverse_permutation(keep + red))
 
 
 reduction("max", lambda x, axis, keepdims: np.max(x, axis=axis, keepdims=keepdims),
