@@ -161,6 +161,11 @@ def _zero_where_zero(d: Any, t: Any) -> Any:
     return np.where(t == 0, 0, prod)
 
 
+# The "wanted" flags a tape gives a binary op whose two inputs are the same tape entry
+# (x * x): recognised by identity, so that op's VJP can return one summed cotangent.
+SAME_PARENT = (True, True)
+
+
 def _applier(d: Partial, singular: bool) -> Callable | None:
     """``(primals, out, t) -> partial * t`` for one declared partial."""
     if d is None:
@@ -223,8 +228,14 @@ def elementwise(name: str, ufunc: Any, partials: Sequence[Partial], flops: int =
         apply_x, apply_y = appliers
         general_jvp = jvp
 
+        dx, dy = partials
+        # x * x and the like: one operand twice, so one product with the summed partials
+        same_operand = callable(dx) and callable(dy) and not singular
+
         def jvp(primals, tangents, out, params):  # noqa: F811
             tx, ty = tangents
+            if tx is ty and same_operand and _shape(primals[0]) == _shape(out):
+                return (dx(*primals, out) + dy(*primals, out)) * tx
             if ty is None and apply_x is not None and _shape(primals[0]) == _shape(out):
                 return apply_x(primals, out, tx)
             if tx is None and apply_y is not None and _shape(primals[1]) == _shape(out):
@@ -233,6 +244,9 @@ def elementwise(name: str, ufunc: Any, partials: Sequence[Partial], flops: int =
 
         def vjp(ct, primals, out, params, wanted):  # noqa: F811
             out_shape = _shape(out)
+            if wanted is SAME_PARENT and same_operand and _shape(primals[0]) == out_shape:
+                # the sweep accumulates both cotangents into the same entry anyway
+                return (ct * (dx(*primals, out) + dy(*primals, out)), None)
             gx = gy = None
             if wanted[0] and apply_x is not None:
                 gx = apply_x(primals, out, ct)

@@ -16,6 +16,7 @@ from typing import Any, NamedTuple
 import numpy as np
 
 from .core import Tracer, _counters, bind, concrete, new_level, note, note_rule
+from .registry import SAME_PARENT
 
 
 class Node(NamedTuple):
@@ -93,7 +94,8 @@ class Tape:
                 ib, b = b._index, b.primal
             else:
                 ib = -1
-            primals, parents, wanted = (a, b), (ia, ib), (ia >= 0, ib >= 0)
+            primals, parents = (a, b), (ia, ib)
+            wanted = SAME_PARENT if ia == ib >= 0 else (ia >= 0, ib >= 0)
             nested = isinstance(a, Tracer) or isinstance(b, Tracer)
         else:
             mine = [type(a) is Var and a._trace is self for a in args]

@@ -352,3 +352,16 @@ def test_mutating_an_input_inside_a_pytree_after_vjp():
     assert_array_equal(after[0], before[0])
     assert_array_equal(after[1]["b"], before[1]["b"])
     assert_allclose(before[0], 3 * np.array([1.0, 2.0]) ** 2 * 0.5)
+
+
+def test_one_operand_twice_and_one_tangent_object_for_two_operands():
+    x, y = np.array([1.0, -2.0, 3.0]), np.array([0.5, 4.0, -1.0])
+    t = np.array([1.0, 2.0, 3.0])
+    # x * x: the engines sum the two partials of the one operand
+    assert_allclose(ad.grad(lambda x: np.sum(x * x))(x), 2 * x)
+    assert_allclose(ad.jvp(lambda x: x * x, (x,), (t,))[1], 2 * x * t)
+    assert_allclose(ad.hessian(lambda x: np.sum(x * x * x))(x), np.diag(6 * x))
+    # the same tangent array for two different operands is not the same operand
+    assert_allclose(ad.jvp(lambda x, y: x * y, (x, y), (t, t))[1], (x + y) * t)
+    assert_allclose(ad.jvp(lambda x, y: x / y, (x, y), (t, t))[1], t / y - x * t / y**2)
+    assert ad.grad(lambda a: a * a)(3.0) == 6.0
