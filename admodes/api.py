@@ -7,6 +7,7 @@ and results may be pytrees (nested tuples, lists and dicts of floats and arrays)
 
 from __future__ import annotations
 
+import gc
 import math
 from collections.abc import Callable, Sequence
 from typing import Any
@@ -123,12 +124,31 @@ def _partial_args(fun: Callable, args: tuple, nums: tuple[int, ...], kwargs: dic
 # -- the two engines, on flat lists of leaves -----------------------------------------
 
 
+class _collector_paused:
+    """Pause Python's cycle collector while an engine runs. The engines make no reference
+    cycles, so a collection during a sweep finds nothing to free; it would only walk the
+    many small objects a sweep creates (one or more per op), again and again. A cycle
+    that user code makes meanwhile is collected when the sweep ends."""
+
+    __slots__ = ("was_enabled",)
+
+    def __enter__(self) -> None:
+        self.was_enabled = gc.isenabled()
+        if self.was_enabled:
+            gc.disable()
+
+    def __exit__(self, *exc) -> None:
+        if self.was_enabled:
+            gc.enable()
+
+
 def forward_sweep(flat_fun: Callable, leaves: list, tangents: list):
     """Evaluate ``flat_fun(leaves)`` on dual numbers; ``tangents[i]`` None = constant."""
     trace = ForwardTrace()
     note("forward_sweeps")
     args = [x if t is None else Dual(x, t, trace) for x, t in zip(leaves, tangents)]
-    out_leaves, out_tree = tree_flatten(flat_fun(args))
+    with _collector_paused():
+        out_leaves, out_tree = tree_flatten(flat_fun(args))
     primals, tangents_out = [], []
     for o in out_leaves:
         if type(o) is Dual and o._trace is trace:
@@ -152,7 +172,8 @@ def record(flat_fun: Callable, leaves: list):
     tape = Tape()
     note("recordings")
     args = [tape.input(_snapshot(x)) for x in leaves]
-    out_leaves, out_tree = tree_flatten(flat_fun(args))
+    with _collector_paused():
+        out_leaves, out_tree = tree_flatten(flat_fun(args))
     primals = [o.primal if type(o) is Var and o._trace is tape else o for o in out_leaves]
     if counting():
         note_tape(len(tape), tape.residual_bytes())
@@ -162,7 +183,8 @@ def record(flat_fun: Callable, leaves: list):
                  if ct is not None and type(o) is Var and o._trace is tape]
         if not seeds:
             return [None] * len(leaves)
-        all_cts = tape.backward(seeds)
+        with _collector_paused():
+            all_cts = tape.backward(seeds)
         return all_cts[: len(leaves)]
 
     return out_tree, primals, pullback, tape

@@ -365,3 +365,31 @@ def test_one_operand_twice_and_one_tangent_object_for_two_operands():
     assert_allclose(ad.jvp(lambda x, y: x * y, (x, y), (t, t))[1], (x + y) * t)
     assert_allclose(ad.jvp(lambda x, y: x / y, (x, y), (t, t))[1], t / y - x * t / y**2)
     assert ad.grad(lambda a: a * a)(3.0) == 6.0
+
+
+def test_cycle_collector_is_paused_during_sweeps_and_restored_after():
+    import gc
+
+    seen = []
+
+    def f(x):
+        seen.append(gc.isenabled())
+        return np.sum(x * x)
+
+    assert gc.isenabled()
+    ad.grad(f)(np.ones(2))
+    ad.jvp(f, (np.ones(2),), (np.ones(2),))
+    assert seen == [False, False] and gc.isenabled()
+
+    def broken(x):
+        raise RuntimeError("inside the sweep")
+
+    with pytest.raises(RuntimeError, match="inside the sweep"):
+        ad.grad(broken)(np.ones(2))
+    assert gc.isenabled()
+    gc.disable()  # a caller's own choice is kept
+    try:
+        ad.grad(f)(np.ones(2))
+        assert not gc.isenabled()
+    finally:
+        gc.enable()
