@@ -19,6 +19,8 @@ import numpy as np
 
 _next_level = itertools.count(1)
 
+NO_PARAMS: dict = {}  # the parameters of an op that has none (shared, never modified)
+
 
 def new_level() -> int:
     """A level higher than that of every transformation started so far."""

@@ -10,7 +10,7 @@ from __future__ import annotations
 
 from typing import Any
 
-from .core import Tracer, _counters, bind, new_level, note_rule
+from .core import NO_PARAMS, Tracer, _counters, bind, new_level, note_rule
 
 
 class ForwardTrace:
@@ -22,23 +22,13 @@ class ForwardTrace:
         self.level = new_level()
 
     def process(self, op, args, params):
+        if len(args) == 2 and not params:
+            return self.binary(op, args[0], args[1])
         if len(args) == 1:  # a unary op's only argument is the top tracer: ours
             (a,) = args
             a = a.primal
             primals, tangents = (a,), (args[0].tangent,)
             nested = isinstance(a, Tracer)
-        elif len(args) == 2:
-            a, b = args
-            if type(a) is Dual and a._trace is self:
-                a, ta = a.primal, a.tangent
-            else:
-                ta = None
-            if type(b) is Dual and b._trace is self:
-                b, tb = b.primal, b.tangent
-            else:
-                tb = None
-            primals, tangents = (a, b), (ta, tb)
-            nested = isinstance(a, Tracer) or isinstance(b, Tracer)
         else:
             primals = tuple(a.primal if type(a) is Dual and a._trace is self else a
                             for a in args)
@@ -52,6 +42,28 @@ class ForwardTrace:
         tangent = op.jvp(primals, tangents, out, params)
         if _counters:
             note_rule(op, primals, params, out, tangent)
+        if tangent is None:
+            return out
+        return Dual(out, tangent, self)
+
+    def binary(self, op, a, b):
+        """``process`` for a binary op without parameters: the hot path of every Python
+        operator (``x * w``, ``h + b``), spelled out."""
+        if type(a) is Dual and a._trace is self:
+            a, ta = a.primal, a.tangent
+        else:
+            ta = None
+        if type(b) is Dual and b._trace is self:
+            b, tb = b.primal, b.tangent
+        else:
+            tb = None
+        if _counters or isinstance(a, Tracer) or isinstance(b, Tracer):
+            out = bind(op, a, b)  # a lower level still watches an input
+        else:
+            out = op.impl(a, b)
+        tangent = op.jvp((a, b), (ta, tb), out, NO_PARAMS)
+        if _counters:
+            note_rule(op, (a, b), NO_PARAMS, out, tangent)
         if tangent is None:
             return out
         return Dual(out, tangent, self)

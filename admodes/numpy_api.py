@@ -16,7 +16,7 @@ from typing import Any
 
 import numpy as np
 
-from .core import Tracer, bind, concrete, result_dtype
+from .core import NO_PARAMS, Tracer, bind, concrete, result_dtype
 from .registry import OPS, _ndim, _shape
 
 UFUNCS: dict[Any, Any] = {op.ufunc: op for op in OPS.values() if op.ufunc is not None}
@@ -41,7 +41,6 @@ def _unsupported(what: str) -> TypeError:
     )
 
 
-_NO_PARAMS: dict = {}
 
 
 def _array_ufunc(self, ufunc, method, *inputs, **kwargs):
@@ -49,7 +48,7 @@ def _array_ufunc(self, ufunc, method, *inputs, **kwargs):
     if op is not None and method == "__call__" and not kwargs:
         # the hot path: a lone input is the top tracer, no need for bind to search
         if len(inputs) == 1 and not op.nondiff:
-            return self._trace.process(op, inputs, _NO_PARAMS)
+            return self._trace.process(op, inputs, NO_PARAMS)
         return bind(op, *inputs)
     return dispatch_ufunc(ufunc, method, inputs, kwargs)
 
@@ -414,11 +413,16 @@ def _op(name, reflected=False):
     op = OPS[name]
 
     # the hot path of every overloaded operator: find the innermost level without bind
-    def method(self, other):
-        args = (other, self) if reflected else (self, other)
-        if isinstance(other, Tracer) and other._level > self._level:
-            return other._trace.process(op, args, _NO_PARAMS)
-        return self._trace.process(op, args, _NO_PARAMS)
+    if reflected:
+        def method(self, other):
+            if isinstance(other, Tracer) and other._level > self._level:
+                return other._trace.binary(op, other, self)
+            return self._trace.binary(op, other, self)
+    else:
+        def method(self, other):
+            if isinstance(other, Tracer) and other._level > self._level:
+                return other._trace.binary(op, self, other)
+            return self._trace.binary(op, self, other)
 
     method.__name__ = f"__{'r' if reflected else ''}{name}__"
     return method
@@ -442,7 +446,7 @@ _METHODS: dict[str, Any] = {
     "__truediv__": _op("true_divide"), "__rtruediv__": _op("true_divide", True),
     "__pow__": _pow, "__rpow__": _op("power", True),
     "__matmul__": _op("matmul"), "__rmatmul__": _op("matmul", True),
-    "__neg__": lambda self: self._trace.process(OPS["negative"], (self,), _NO_PARAMS),
+    "__neg__": lambda self: self._trace.process(OPS["negative"], (self,), NO_PARAMS),
     "__pos__": lambda self: self,
     "__abs__": lambda self: OPS["abs"](self),
     "__lt__": _nondiff_op(np.less), "__le__": _nondiff_op(np.less_equal),

@@ -15,7 +15,7 @@ from typing import Any, NamedTuple
 
 import numpy as np
 
-from .core import Tracer, _counters, bind, concrete, new_level, note, note_rule
+from .core import NO_PARAMS, Tracer, _counters, bind, concrete, new_level, note, note_rule
 from .registry import SAME_PARENT
 
 
@@ -78,25 +78,14 @@ class Tape:
         return Var(value, self, len(self.nodes) - 1)
 
     def process(self, op, args, params):
+        if len(args) == 2 and not params:
+            return self.binary(op, args[0], args[1])
         if len(args) == 1:  # a unary op's only argument is the top tracer: ours
             (a,) = args
             parents, wanted = (a._index,), _WANTED_1
             a = a.primal
             primals = (a,)
             nested = isinstance(a, Tracer)
-        elif len(args) == 2:
-            a, b = args
-            if type(a) is Var and a._trace is self:
-                ia, a = a._index, a.primal
-            else:
-                ia = -1
-            if type(b) is Var and b._trace is self:
-                ib, b = b._index, b.primal
-            else:
-                ib = -1
-            primals, parents = (a, b), (ia, ib)
-            wanted = SAME_PARENT if ia == ib >= 0 else (ia >= 0, ib >= 0)
-            nested = isinstance(a, Tracer) or isinstance(b, Tracer)
         else:
             mine = [type(a) is Var and a._trace is self for a in args]
             primals = tuple(a.primal if m else a for a, m in zip(args, mine))
@@ -110,6 +99,27 @@ class Tape:
         nodes = self.nodes
         nodes.append((op, parents, primals, out, params, wanted))
         return Var(out, self, len(nodes) - 1)
+
+    def binary(self, op, a, b):
+        """``process`` for a binary op without parameters: the hot path of every Python
+        operator (``x * w``, ``h + b``), spelled out."""
+        if type(a) is Var and a._trace is self:
+            ia, a = a._index, a.primal
+        else:
+            ia = -1
+        if type(b) is Var and b._trace is self:
+            ib, b = b._index, b.primal
+        else:
+            ib = -1
+        if _counters or isinstance(a, Tracer) or isinstance(b, Tracer):
+            out = bind(op, a, b)  # a lower level still watches an input
+        else:
+            out = op.impl(a, b)
+        nodes = self.nodes
+        index = len(nodes)
+        nodes.append((op, (ia, ib), (a, b), out, NO_PARAMS,
+                      SAME_PARENT if ia == ib >= 0 else (ia >= 0, ib >= 0)))
+        return Var(out, self, index)
 
     def backward(self, seeds: Sequence[tuple[int, Any]], keep_all: bool = False) -> list[Any]:
         """Pull cotangents back from ``(entry index, cotangent)`` seeds.
