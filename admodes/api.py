@@ -329,12 +329,26 @@ def _assemble(out_tree, in_tree, argnums, blocks, leaves):
     return tree_unflatten(out_tree, per_out)
 
 
+def _check_chunk_size(chunk_size: int | None) -> None:
+    if chunk_size is not None and (not isinstance(chunk_size, int) or chunk_size < 1):
+        raise ValueError(f"chunk_size must be a positive int or None, got {chunk_size!r}")
+
+
+def _chunks(total: int, chunk_size: int | None) -> list[tuple[int, int]]:
+    """[start, stop) ranges covering ``total`` directions, ``chunk_size`` at a time (all at
+    once for None); one empty range when there are none, so the function still runs."""
+    size = chunk_size or max(total, 1)
+    return [(i, min(i + size, total)) for i in range(0, total, size)] or [(0, 0)]
+
+
 def jacfwd(fun: Callable, argnums: int | Sequence[int] = 0, *,
-           vectorized: bool = True) -> Callable:
+           vectorized: bool = True, chunk_size: int | None = None) -> Callable:
     """The Jacobian by forward mode, shaped ``out.shape + in.shape``.
 
     ``vectorized=True`` pushes all n input directions through ONE sweep (a batch of
-    tangents); ``False`` is the textbook loop of n sweeps, one per input element.
+    tangents); ``False`` is the textbook loop of n sweeps, one per input element. With
+    ``chunk_size=k``, the vectorized Jacobian takes ceil(n / k) sweeps of k directions
+    each, which bounds the memory of the batch (k times that of one tangent).
 
     Example:
         >>> import numpy as np, admodes
@@ -342,6 +356,8 @@ def jacfwd(fun: Callable, argnums: int | Sequence[int] = 0, *,
         array([[ 3.,  0.],
                [ 0., 12.]])
     """
+
+    _check_chunk_size(chunk_size)
 
     def jac_fun(*args, **kwargs):
         nums = _argnums(argnums, len(args))
@@ -351,10 +367,16 @@ def jacfwd(fun: Callable, argnums: int | Sequence[int] = 0, *,
         n = spans[-1][1] if spans else 0
         dtype = _common_dtype(leaves)
         if vectorized:
-            eye = np.eye(n, dtype=dtype)
-            tangents = [eye[:, a:b].reshape((n,) + s) for (a, b), s in zip(spans, shapes)]
-            out_tree, outs, touts = forward_sweep(flat_fun, leaves, tangents)
-            columns = [_zeros(o, (n,)) if t is None else t for o, t in zip(outs, touts)]
+            parts = []
+            for start, stop in _chunks(n, chunk_size):
+                seeds = np.eye(stop - start, n, start, dtype=dtype)  # rows start..stop of I
+                tangents = [seeds[:, a:b].reshape((stop - start,) + s)
+                            for (a, b), s in zip(spans, shapes)]
+                out_tree, outs, touts = forward_sweep(flat_fun, leaves, tangents)
+                parts.append([_zeros(o, (stop - start,)) if t is None else t
+                              for o, t in zip(outs, touts)])
+            columns = [parts[0][k] if len(parts) == 1 else np.concatenate([p[k] for p in parts])
+                       for k in range(len(outs))]
         else:
             out_tree, outs, per_dir = None, None, []
             for j, ((a, b), s) in enumerate(zip(spans, shapes)):
@@ -382,11 +404,13 @@ def jacfwd(fun: Callable, argnums: int | Sequence[int] = 0, *,
 
 
 def jacrev(fun: Callable, argnums: int | Sequence[int] = 0, *,
-           vectorized: bool = True) -> Callable:
+           vectorized: bool = True, chunk_size: int | None = None) -> Callable:
     """The Jacobian by reverse mode, shaped ``out.shape + in.shape``.
 
     ``vectorized=True`` pulls all m output seeds back through ONE backward sweep (a batch
     of cotangents); ``False`` is the textbook loop of m sweeps, one per output element.
+    With ``chunk_size=k``, the vectorized Jacobian takes ceil(m / k) backward sweeps of k
+    seeds each (after one recording), which bounds the memory of the batch.
 
     Example:
         >>> import numpy as np, admodes
@@ -394,6 +418,8 @@ def jacrev(fun: Callable, argnums: int | Sequence[int] = 0, *,
         array([[ 3.,  0.],
                [ 0., 12.]])
     """
+
+    _check_chunk_size(chunk_size)
 
     def jac_fun(*args, **kwargs):
         nums = _argnums(argnums, len(args))
@@ -404,10 +430,16 @@ def jacrev(fun: Callable, argnums: int | Sequence[int] = 0, *,
         m = spans[-1][1] if spans else 0
         dtype = _common_dtype(outs)
         if vectorized:
-            eye = np.eye(m, dtype=dtype)
-            seeds = [eye[:, a:b].reshape((m,) + s) for (a, b), s in zip(spans, oshapes)]
-            cts = pullback(seeds) if m else [None] * len(leaves)
-            rows = [_zeros(x, (m,)) if g is None else g for x, g in zip(leaves, cts)]
+            parts = []
+            for start, stop in _chunks(m, chunk_size):
+                eye = np.eye(stop - start, m, start, dtype=dtype)  # rows start..stop of I
+                seeds = [eye[:, a:b].reshape((stop - start,) + s)
+                         for (a, b), s in zip(spans, oshapes)]
+                cts = pullback(seeds) if stop > start else [None] * len(leaves)
+                parts.append([_zeros(x, (stop - start,)) if g is None else g
+                              for x, g in zip(leaves, cts)])
+            rows = [parts[0][i] if len(parts) == 1 else np.concatenate([p[i] for p in parts])
+                    for i in range(len(leaves))]
         else:
             per_seed = []
             for k, ((a, b), s) in enumerate(zip(spans, oshapes)):

@@ -452,3 +452,43 @@ def test_scalar_jacobian_blocks_for_python_floats_are_floats_like_grad():
         assert blocks == [3.0, 2.0]
         assert all(type(b) is float for b in blocks)
     assert type(ad.jacfwd(f)([np.float64(2.0), 3.0])[0]) is not float  # arrays stay arrays
+
+
+@pytest.mark.parametrize("chunk_size", [1, 2, 3, 7, 100])
+def test_chunked_jacobians_match_and_take_ceil_sweeps(chunk_size):
+    rng = np.random.default_rng(3)
+    W = rng.normal(size=(7, 5))
+
+    def f(x):
+        return np.tanh(W @ x) * np.sum(x)
+
+    x = rng.normal(size=5)
+    expected = ad.jacrev(f)(x)
+    with ad.count_ops() as fwd:
+        got_fwd = ad.jacfwd(f, chunk_size=chunk_size)(x)
+    with ad.count_ops() as rev:
+        got_rev = ad.jacrev(f, chunk_size=chunk_size)(x)
+    assert_allclose(got_fwd, expected, rtol=1e-12)
+    assert_allclose(got_rev, expected, rtol=1e-12)
+    assert fwd.forward_sweeps == math.ceil(5 / chunk_size)
+    assert rev.recordings == 1 and rev.reverse_sweeps == math.ceil(7 / chunk_size)
+
+
+def test_chunked_jacobians_of_pytrees_and_empty_inputs():
+    def f(p):
+        return {"y": p["a"] * 2.0, "z": np.sum(p["b"])}
+
+    params = {"a": np.arange(3.0), "b": np.ones((2, 2))}
+    for jac in (ad.jacfwd, ad.jacrev):
+        whole, chunked = jac(f)(params), jac(f, chunk_size=2)(params)
+        for out in ("y", "z"):
+            for inp in ("a", "b"):
+                assert_allclose(chunked[out][inp], whole[out][inp])
+        assert jac(np.sin, chunk_size=2)(np.zeros(0)).shape == (0, 0)
+
+
+@pytest.mark.parametrize("bad", [0, -1, 2.5, "4"])
+def test_chunk_size_must_be_a_positive_int(bad):
+    for jac in (ad.jacfwd, ad.jacrev):
+        with pytest.raises(ValueError, match="chunk_size must be a positive int"):
+            jac(np.sin, chunk_size=bad)
