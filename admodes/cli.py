@@ -33,6 +33,9 @@ def _cmd_run(args: argparse.Namespace) -> int:
     from . import report, runner
 
     known = runner.available()
+    if not known:
+        raise UsageError(f"no experiments found in {runner.EXPERIMENTS_DIR}: `admodes run` "
+                         "runs the scripts of a checkout installed with `pip install -e .`")
     names = args.experiments or known
     unknown = [n for n in names if n not in known]
     if unknown:

@@ -105,3 +105,9 @@ def test_every_command_has_help():
         result = subprocess.run([sys.executable, "-m", "admodes", *command, "--help"],
                                 capture_output=True, text=True)
         assert result.returncode == 0 and "usage:" in result.stdout
+
+
+def test_run_without_an_experiments_folder_says_what_it_needs(tmp_path, monkeypatch, capsys):
+    monkeypatch.setattr(runner, "EXPERIMENTS_DIR", tmp_path / "nowhere")
+    assert cli.main(["run", "--out", str(tmp_path / "out")]) == 2
+    assert "no experiments found" in capsys.readouterr().err
