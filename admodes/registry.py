@@ -556,7 +556,7 @@ def _scatter(ct, idx, in_shape, out_ndim, adv, basic):
 
 linear("getitem",
        lambda x, idx, in_ndim, adv, out_ndim, basic: _getitem_impl(x, idx, in_ndim, adv),
-       lambda ct, x, idx, in_ndim, adv, out_ndim, basic: scatter_add(
+       lambda ct, x, idx, in_ndim, adv, out_ndim, basic: OPS["scatter_add"](
            ct, idx=idx, in_shape=_shape(x), out_ndim=out_ndim, adv=adv, basic=basic))
 linear("scatter_add",
        lambda ct, idx, in_shape, out_ndim, adv, basic: _scatter(
@@ -566,16 +566,10 @@ linear("scatter_add",
 
 
 def getitem(x, key):
-    """Index ``x`` (traced or not) with an index that may need normalising."""
+    """Index ``x`` (traced or not) with a plain numpy index."""
     from .numpy_api import index_params
 
-    if isinstance(key, dict):  # already-normalised params
-        return OPS["getitem"](x, **key)
     return OPS["getitem"](x, **index_params(_shape(x), key))
-
-
-def scatter_add(ct, **params):
-    return OPS["scatter_add"](ct, **params)
 
 
 # -- the reduction form ---------------------------------------------------------------
