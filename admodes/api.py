@@ -14,7 +14,16 @@ from typing import Any
 
 import numpy as np
 
-from .core import concrete, counting, note, note_tape, result_dtype
+from .core import (
+    Tracer,
+    concrete,
+    counting,
+    describe_origin,
+    escaped,
+    note,
+    note_tape,
+    result_dtype,
+)
 from .forward import Dual, ForwardTrace
 from .reverse import Tape, Var
 from .tree import TreeDef, tree_flatten, tree_unflatten
@@ -24,7 +33,10 @@ from .tree import TreeDef, tree_flatten, tree_unflatten
 
 def _check_input(x: Any, what: str) -> Any:
     """A differentiable input must be a real float scalar or array."""
+    if isinstance(x, Tracer) and not x._trace.active:
+        raise escaped(x)
     c = concrete(x)
+    _check_subclass(c, what)
     if isinstance(c, (bool, np.bool_)) or (isinstance(c, np.ndarray) and c.dtype == bool):
         raise TypeError(f"{what} is boolean ({_describe(c)}); derivatives need float "
                         f"inputs: pass floats, e.g. x.astype(float)")
@@ -44,6 +56,18 @@ def _check_input(x: Any, what: str) -> Any:
                     f"array (or a tuple/list/dict of them)")
 
 
+def _check_subclass(c: Any, what: str) -> None:
+    """ndarray subclasses whose operators mean something else (np.matrix: ``*`` is the
+    matrix product) would get ndarray's derivative rules: refused. Masked arrays keep
+    numpy's masked arithmetic, elementwise like ndarray's, and are accepted."""
+    if isinstance(c, np.ndarray) and type(c) is not np.ndarray and not isinstance(
+            c, np.ma.MaskedArray):
+        raise TypeError(f"{what} is a {type(c).__module__}.{type(c).__name__}, an ndarray "
+                        f"subclass whose operators may differ from ndarray's (for np.matrix, "
+                        f"* is the matrix product); pass np.asarray(x) and write the "
+                        f"operation you mean (x @ y or x * y)")
+
+
 def _describe(c: Any) -> str:
     if isinstance(c, np.ndarray):
         return f"array of dtype {c.dtype} and shape {c.shape}"
@@ -55,6 +79,7 @@ def _check_like(t: Any, p: Any, what: str, batch: tuple[int, ...] = ()) -> Any:
     if isinstance(t, (str, bytes)) or t is None:
         raise TypeError(f"{what} has type {type(t).__name__}; expected an array of shape "
                         f"{batch + np.shape(p)} and dtype {result_dtype(p)}")
+    _check_subclass(concrete(t), what)
     expected = batch + np.shape(p)
     if np.shape(t) != expected:
         raise ValueError(f"{what} has shape {np.shape(t)}, expected {expected} (the shape "
@@ -74,15 +99,40 @@ def _check_structure(given: TreeDef, expected: TreeDef, what: str) -> None:
         raise TypeError(f"{what} has structure {given!r}, expected {expected!r}")
 
 
-def _argnums(argnums: int | Sequence[int], nargs: int) -> tuple[int, ...]:
-    nums = (argnums,) if isinstance(argnums, int) else tuple(argnums)
+def _is_int(v: Any) -> bool:
+    return isinstance(v, (int, np.integer)) and not isinstance(v, (bool, np.bool_))
+
+
+def _single_argnum(argnums: Any) -> bool:
+    """Check the type of ``argnums`` when a transformation is made: True for one int
+    (numpy integers too), False for a tuple or list of them; anything else is refused."""
+    if _is_int(argnums):
+        return True
+    if isinstance(argnums, (tuple, list)) and all(_is_int(i) for i in argnums):
+        return False
+    raise TypeError(f"argnums must be an int or a tuple of ints, got {argnums!r} "
+                    f"({type(argnums).__name__})")
+
+
+def _argnums(argnums: Any, nargs: int) -> tuple[int, ...]:
+    """The argument positions to differentiate, resolved for a call with ``nargs``."""
+    nums = (argnums,) if _is_int(argnums) else tuple(argnums)
     if not nums:
         raise ValueError("argnums is empty: name at least one argument to differentiate")
     for i in nums:
-        if not isinstance(i, int) or not -nargs <= i < nargs:
+        if not -nargs <= i < nargs:
             raise ValueError(f"argnums={argnums!r} is out of range for a function called "
                              f"with {nargs} positional argument(s)")
-    return tuple(i % nargs for i in nums)
+    resolved = tuple(int(i) % nargs for i in nums)
+    if len(set(resolved)) != len(resolved):
+        raise ValueError(f"argnums={argnums!r} names the same argument more than once "
+                         f"(positions {resolved}); name each argument once")
+    return resolved
+
+
+def _check_flag(value: Any, name: str) -> None:
+    if not isinstance(value, (bool, np.bool_)):
+        raise TypeError(f"{name} must be True or False, got {value!r}")
 
 
 def _result(g: Any, like: Any, batch: tuple[int, ...] = ()) -> Any:
@@ -121,6 +171,28 @@ def _partial_args(fun: Callable, args: tuple, nums: tuple[int, ...], kwargs: dic
     return flat_fun, leaves, treedef
 
 
+def _check_outputs(out: Any, leaves: list[Any], origin: tuple[str, Any], own: Any) -> None:
+    """What a differentiated function returns must be numbers: floats, numeric arrays, or
+    tuples, lists and dicts of them. None (a forgotten ``return``), strings, generators
+    and other objects would otherwise come back as a zero derivative."""
+    if out is None:
+        raise TypeError(f"{describe_origin(origin)}: the function returned None (a missing "
+                        f"`return`?); it must return a float, a float array, or a tuple, "
+                        f"list or dict of them")
+    for k, o in enumerate(leaves):
+        if isinstance(o, Tracer):
+            if o._trace is not own and not o._trace.active:
+                raise escaped(o)  # a value of an earlier, finished transformation
+            continue
+        if isinstance(o, (int, float)) or (
+                isinstance(o, (np.ndarray, np.generic)) and o.dtype.kind in "biuf"):
+            continue
+        what = "the output" if len(leaves) == 1 else f"output leaf {k}"
+        raise TypeError(f"{describe_origin(origin)}: {what} is {_describe(o)}; a "
+                        f"differentiated function must return floats or numeric arrays (or "
+                        f"a tuple, list or dict of them)")
+
+
 # -- the two engines, on flat lists of leaves -----------------------------------------
 
 
@@ -142,13 +214,20 @@ class _collector_paused:
             gc.enable()
 
 
-def forward_sweep(flat_fun: Callable, leaves: list, tangents: list):
-    """Evaluate ``flat_fun(leaves)`` on dual numbers; ``tangents[i]`` None = constant."""
-    trace = ForwardTrace()
+def forward_sweep(flat_fun: Callable, leaves: list, tangents: list,
+                  origin: tuple[str, Any] = ("a forward sweep", None)):
+    """Evaluate ``flat_fun(leaves)`` on dual numbers; ``tangents[i]`` None = constant.
+    ``origin`` (transformation, user function) names the sweep in error messages."""
+    trace = ForwardTrace(origin)
     note("forward_sweeps")
     args = [x if t is None else Dual(x, t, trace) for x, t in zip(leaves, tangents)]
-    with _collector_paused():
-        out_leaves, out_tree = tree_flatten(flat_fun(args))
+    try:
+        with _collector_paused():
+            out = flat_fun(args)
+    finally:
+        trace.active = False  # a dual kept beyond this point has escaped
+    out_leaves, out_tree = tree_flatten(out)
+    _check_outputs(out, out_leaves, origin, trace)
     primals, tangents_out = [], []
     for o in out_leaves:
         if type(o) is Dual and o._trace is trace:
@@ -165,15 +244,21 @@ def _snapshot(x: Any) -> Any:
     return x.copy() if isinstance(x, np.ndarray) else x
 
 
-def record(flat_fun: Callable, leaves: list):
+def record(flat_fun: Callable, leaves: list,
+           origin: tuple[str, Any] = ("a reverse-mode recording", None)):
     """Evaluate ``flat_fun(leaves)`` onto a new tape. Returns the output structure, the
     output primals, a pullback (cotangent leaves -> input cotangent leaves, None where no
-    cotangent arrived) and the tape."""
-    tape = Tape()
+    cotangent arrived) and the tape. ``origin`` names the recording in error messages."""
+    tape = Tape(origin)
     note("recordings")
     args = [tape.input(_snapshot(x)) for x in leaves]
-    with _collector_paused():
-        out_leaves, out_tree = tree_flatten(flat_fun(args))
+    try:
+        with _collector_paused():
+            out = flat_fun(args)
+    finally:
+        tape.active = False  # the tape can be swept; a Var kept beyond here has escaped
+    out_leaves, out_tree = tree_flatten(out)
+    _check_outputs(out, out_leaves, origin, tape)
     primals = [o.primal if type(o) is Var and o._trace is tape else o for o in out_leaves]
     if counting():
         note_tape(len(tape), tape.residual_bytes())
@@ -213,7 +298,7 @@ def jvp(fun: Callable, primals: Sequence, tangents: Sequence) -> tuple[Any, Any]
     t_leaves = [_check_like(t, p, f"tangent leaf {k}")
                 for k, (t, p) in enumerate(zip(t_leaves, p_leaves))]
     out_tree, outs, touts = forward_sweep(
-        lambda leaves: fun(*tree_unflatten(p_tree, leaves)), p_leaves, t_leaves)
+        lambda leaves: fun(*tree_unflatten(p_tree, leaves)), p_leaves, t_leaves, ("jvp", fun))
     touts = [_result(t, o) for o, t in zip(outs, touts)]
     return tree_unflatten(out_tree, outs), tree_unflatten(out_tree, touts)
 
@@ -234,7 +319,7 @@ def vjp(fun: Callable, *primals: Any) -> tuple[Any, Callable]:
     for k, p in enumerate(p_leaves):
         _check_input(p, f"primal leaf {k}")
     out_tree, outs, pullback, _ = record(
-        lambda leaves: fun(*tree_unflatten(p_tree, leaves)), p_leaves)
+        lambda leaves: fun(*tree_unflatten(p_tree, leaves)), p_leaves, ("vjp", fun))
 
     def vjp_fn(cotangent: Any) -> tuple:
         c_leaves, c_tree = tree_flatten(cotangent)
@@ -272,16 +357,18 @@ def value_and_grad(fun: Callable, argnums: int | Sequence[int] = 0) -> Callable:
         (np.float64(5.0), array([2., 4.]))
     """
 
+    single = _single_argnum(argnums)
+
     def value_and_grad_fun(*args, **kwargs):
         nums = _argnums(argnums, len(args))
         flat_fun, leaves, treedef = _partial_args(fun, args, nums, kwargs)
-        out_tree, outs, pullback, _ = record(flat_fun, leaves)
+        out_tree, outs, pullback, _ = record(flat_fun, leaves, ("grad", fun))
         out = tree_unflatten(out_tree, outs)
         _check_scalar_output(out, "grad")
         seed = 1.0 if isinstance(concrete(out), float) else np.ones((), result_dtype(out))
         cts = pullback([seed])
         grads = tree_unflatten(treedef, [_result(g, p) for p, g in zip(leaves, cts)])
-        return out, grads[0] if isinstance(argnums, int) else grads
+        return out, grads[0] if single else grads
 
     return value_and_grad_fun
 
@@ -311,26 +398,35 @@ def _offsets(shapes: list[tuple[int, ...]]) -> list[tuple[int, int]]:
     return spans
 
 
-def _common_dtype(leaves: list[Any]) -> np.dtype:
-    return np.result_type(*[result_dtype(x) for x in leaves]) if leaves else np.float64
+def _float_dtype(x: Any) -> np.dtype:
+    dt = result_dtype(x)
+    return dt if dt.kind == "f" else np.dtype(np.float64)
 
 
-def _assemble(out_tree, in_tree, argnums, blocks, leaves):
+def _in_dtype(b: Any, dtype: np.dtype) -> Any:
+    """``b`` cast to ``dtype`` (also when ``b`` is traced by an outer transformation)."""
+    if type(b) is float or result_dtype(b) == dtype:
+        return b
+    return b.astype(dtype)
+
+
+def _assemble(out_tree, in_tree, single, blocks, leaves):
     """blocks[o][i]: the Jacobian block of output leaf o with respect to input leaf i.
 
-    A scalar block with respect to a Python float input becomes a Python float, as the
-    same derivative from ``grad`` would be."""
+    Each block comes in its input leaf's dtype, as the same derivative from ``grad``
+    would; a scalar block with respect to a Python float input becomes a Python float."""
     per_out = []
     for row in blocks:
-        row = [float(b) if type(x) is float and np.ndim(b) == 0 else b
+        row = [float(b) if type(x) is float and type(b) is not float and np.ndim(b) == 0
+               and not isinstance(b, Tracer) else _in_dtype(b, _float_dtype(x))
                for b, x in zip(row, leaves)]
         by_input = tree_unflatten(in_tree, row)
-        per_out.append(by_input[0] if isinstance(argnums, int) else by_input)
+        per_out.append(by_input[0] if single else by_input)
     return tree_unflatten(out_tree, per_out)
 
 
-def _check_chunk_size(chunk_size: int | None) -> None:
-    if chunk_size is not None and (not isinstance(chunk_size, int) or chunk_size < 1):
+def _check_chunk_size(chunk_size: Any) -> None:
+    if chunk_size is not None and (not _is_int(chunk_size) or chunk_size < 1):
         raise ValueError(f"chunk_size must be a positive int or None, got {chunk_size!r}")
 
 
@@ -358,6 +454,9 @@ def jacfwd(fun: Callable, argnums: int | Sequence[int] = 0, *,
     """
 
     _check_chunk_size(chunk_size)
+    _check_flag(vectorized, "vectorized")
+    single = _single_argnum(argnums)
+    origin = ("jacfwd", fun)
 
     def jac_fun(*args, **kwargs):
         nums = _argnums(argnums, len(args))
@@ -365,14 +464,14 @@ def jacfwd(fun: Callable, argnums: int | Sequence[int] = 0, *,
         shapes = [np.shape(x) for x in leaves]
         spans = _offsets(shapes)
         n = spans[-1][1] if spans else 0
-        dtype = _common_dtype(leaves)
         if vectorized:
             parts = []
             for start, stop in _chunks(n, chunk_size):
-                seeds = np.eye(stop - start, n, start, dtype=dtype)  # rows start..stop of I
-                tangents = [seeds[:, a:b].reshape((stop - start,) + s)
-                            for (a, b), s in zip(spans, shapes)]
-                out_tree, outs, touts = forward_sweep(flat_fun, leaves, tangents)
+                seeds = np.eye(stop - start, n, start)  # rows start..stop of I
+                # each leaf's directions in its own dtype: float32 stays float32
+                tangents = [seeds[:, a:b].reshape((stop - start,) + s).astype(_float_dtype(x))
+                            for (a, b), s, x in zip(spans, shapes, leaves)]
+                out_tree, outs, touts = forward_sweep(flat_fun, leaves, tangents, origin)
                 parts.append([_zeros(o, (stop - start,)) if t is None else t
                               for o, t in zip(outs, touts)])
             columns = [parts[0][k] if len(parts) == 1 else np.concatenate([p[k] for p in parts])
@@ -381,15 +480,16 @@ def jacfwd(fun: Callable, argnums: int | Sequence[int] = 0, *,
             out_tree, outs, per_dir = None, None, []
             for j, ((a, b), s) in enumerate(zip(spans, shapes)):
                 for e in range(b - a):
-                    basis = np.zeros(math.prod(s), dtype=result_dtype(leaves[j]))
+                    basis = np.zeros(math.prod(s), dtype=_float_dtype(leaves[j]))
                     basis[e] = 1
                     tangents = [None] * len(leaves)
                     tangents[j] = basis.reshape(s)
-                    out_tree, outs, touts = forward_sweep(flat_fun, leaves, tangents)
+                    out_tree, outs, touts = forward_sweep(flat_fun, leaves, tangents, origin)
                     per_dir.append([_zeros(o) if t is None else t
                                     for o, t in zip(outs, touts)])
             if out_tree is None:  # no input elements at all: still learn the outputs
-                out_tree, outs, _ = forward_sweep(flat_fun, leaves, [None] * len(leaves))
+                out_tree, outs, _ = forward_sweep(flat_fun, leaves, [None] * len(leaves),
+                                                  origin)
             columns = [np.stack([d[k] for d in per_dir]) if per_dir else _zeros(o, (0,))
                        for k, o in enumerate(outs)]
         blocks = []
@@ -398,7 +498,7 @@ def jacfwd(fun: Callable, argnums: int | Sequence[int] = 0, *,
             flat = np.moveaxis(col, 0, -1) if np.ndim(col) > 1 else col
             blocks.append([flat[..., a:b].reshape(oshape + s)
                            for (a, b), s in zip(spans, shapes)])
-        return _assemble(out_tree, in_tree, argnums, blocks, leaves)
+        return _assemble(out_tree, in_tree, single, blocks, leaves)
 
     return jac_fun
 
@@ -420,21 +520,23 @@ def jacrev(fun: Callable, argnums: int | Sequence[int] = 0, *,
     """
 
     _check_chunk_size(chunk_size)
+    _check_flag(vectorized, "vectorized")
+    single = _single_argnum(argnums)
 
     def jac_fun(*args, **kwargs):
         nums = _argnums(argnums, len(args))
         flat_fun, leaves, in_tree = _partial_args(fun, args, nums, kwargs)
-        out_tree, outs, pullback, _ = record(flat_fun, leaves)
+        out_tree, outs, pullback, _ = record(flat_fun, leaves, ("jacrev", fun))
         oshapes = [np.shape(o) for o in outs]
         spans = _offsets(oshapes)
         m = spans[-1][1] if spans else 0
-        dtype = _common_dtype(outs)
         if vectorized:
             parts = []
             for start, stop in _chunks(m, chunk_size):
-                eye = np.eye(stop - start, m, start, dtype=dtype)  # rows start..stop of I
-                seeds = [eye[:, a:b].reshape((stop - start,) + s)
-                         for (a, b), s in zip(spans, oshapes)]
+                eye = np.eye(stop - start, m, start)  # rows start..stop of I
+                # each output's seeds in its own dtype, as a cotangent must be
+                seeds = [eye[:, a:b].reshape((stop - start,) + s).astype(_float_dtype(o))
+                         for (a, b), s, o in zip(spans, oshapes, outs)]
                 cts = pullback(seeds) if stop > start else [None] * len(leaves)
                 parts.append([_zeros(x, (stop - start,)) if g is None else g
                               for x, g in zip(leaves, cts)])
@@ -444,7 +546,7 @@ def jacrev(fun: Callable, argnums: int | Sequence[int] = 0, *,
             per_seed = []
             for k, ((a, b), s) in enumerate(zip(spans, oshapes)):
                 for e in range(b - a):
-                    basis = np.zeros(math.prod(s), dtype=result_dtype(outs[k]))
+                    basis = np.zeros(math.prod(s), dtype=_float_dtype(outs[k]))
                     basis[e] = 1
                     seeds = [None] * len(outs)
                     seeds[k] = basis.reshape(s)
@@ -456,7 +558,7 @@ def jacrev(fun: Callable, argnums: int | Sequence[int] = 0, *,
         blocks = []
         for (a, b), s in zip(spans, oshapes):
             blocks.append([row[a:b].reshape(s + np.shape(x)) for x, row in zip(leaves, rows)])
-        return _assemble(out_tree, in_tree, argnums, blocks, leaves)
+        return _assemble(out_tree, in_tree, single, blocks, leaves)
 
     return jac_fun
 
@@ -483,6 +585,10 @@ def hvp(fun: Callable, primals: Sequence, tangents: Sequence) -> Any:
         ...             (np.array([1.0, 0.0]),))
         array([6., 0.])
     """
+    if not isinstance(primals, (tuple, list)) or not isinstance(tangents, (tuple, list)):
+        raise TypeError("hvp(fun, primals, tangents) takes primals and tangents as tuples "
+                        f"of arguments, got {type(primals).__name__} and "
+                        f"{type(tangents).__name__}")
     nums = tuple(range(len(primals)))
     g = grad(fun, argnums=0 if len(nums) == 1 else nums)
     return jvp(g, primals, tangents)[1]

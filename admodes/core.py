@@ -11,6 +11,7 @@ on what is inside; plain numpy values at the bottom run the op's numpy implement
 from __future__ import annotations
 
 import itertools
+import threading
 from collections import Counter
 from dataclasses import dataclass, field
 from typing import Any
@@ -71,13 +72,37 @@ class Tracer:
         # is differentiated, as in any operator-overloading AD tool.
         return bool(self.primal)
 
-    def __float__(self):
+    def _refuse(self, what: str):
         raise TypeError(
-            f"float() of a traced value would drop its derivative; keep it as an array "
+            f"{what} of a traced value would drop its derivative; keep it as an array "
             f"and use numpy functions (np.exp, not math.exp). Value: {self!r}"
         )
 
-    __int__ = __index__ = __complex__ = __float__
+    def __float__(self):
+        self._refuse("float()")
+
+    def __int__(self):
+        self._refuse("int()")
+
+    def __index__(self):
+        self._refuse("using it as an integer (an index, a range or a shape)")
+
+    def __complex__(self):
+        self._refuse("complex()")
+
+    def item(self, *args):
+        self._refuse(".item()")
+
+    def tolist(self):
+        self._refuse(".tolist()")
+
+    # A traced value is never modified in place, so a copy may be the value itself; a
+    # deep copy that also copied its trace would be a constant to every transformation.
+    def __copy__(self):
+        return self
+
+    def __deepcopy__(self, memo):
+        return self
 
     def __array__(self, dtype=None, copy=None):
         raise TypeError(
@@ -145,6 +170,8 @@ class OpCount:
     reverse_sweeps: int = 0
     tape_length: int = 0
     tape_bytes: int = 0
+    # the thread that opened the block: work done by other threads meanwhile is theirs
+    thread: int = field(default_factory=threading.get_ident, repr=False, compare=False)
 
     @property
     def total_ops(self) -> int:
@@ -179,17 +206,24 @@ class count_ops:
         _counters.remove(self.count)
 
 
+def _mine() -> list[OpCount]:
+    """The open counts of the calling thread (``_counters`` holds every thread's, so the
+    engines' hot paths test one global list)."""
+    me = threading.get_ident()
+    return [c for c in _counters if c.thread == me]
+
+
 def counting() -> bool:
-    return bool(_counters)
+    return bool(_counters) and bool(_mine())
 
 
 def note(attr: str, amount: int = 1) -> None:
-    for c in _counters:
+    for c in _mine():
         setattr(c, attr, getattr(c, attr) + amount)
 
 
 def note_tape(length: int, nbytes: int) -> None:
-    for c in _counters:
+    for c in _mine():
         c.tape_length = max(c.tape_length, length)
         c.tape_bytes = max(c.tape_bytes, nbytes)
 
@@ -199,8 +233,11 @@ def _shapes(args) -> list[tuple[int, ...]]:
 
 
 def _note_op(op, args, params) -> None:
+    mine = _mine()
+    if not mine:
+        return
     flops = op.flops(_shapes(args), params)
-    for c in _counters:
+    for c in mine:
         c.ops[op.name] += 1
         c.flops += flops
 
@@ -208,11 +245,53 @@ def _note_op(op, args, params) -> None:
 def note_rule(op, primals, params, out, derivative) -> None:
     """Count one JVP or VJP application of ``op``; ``derivative`` is the tangent or
     cotangent it received, whose leading axes beyond ``out``'s are the batch."""
+    mine = _mine()
+    if not mine:
+        return
     batch = max(np.size(concrete(derivative)), 1) // max(np.size(concrete(out)), 1)
     flops = batch * op.flops(_shapes(primals), params)
-    for c in _counters:
+    for c in mine:
         c.rule_ops[op.name] += 1
         c.flops += flops
+
+
+# -- what may flow through a trace ------------------------------------------------------
+
+_REAL = np.dtype(np.float64)
+
+
+def check_real(op, out: Any) -> None:
+    """Refuse a complex value computed inside a traced computation: the rules are those
+    of real functions, so it would give a plausible wrong derivative."""
+    if type(out) is not float and (type(out) is complex
+                                   or getattr(out, "dtype", _REAL).kind == "c"):
+        raise TypeError(
+            f"np.{op.name} gave a complex value ({result_dtype(out)}) inside a traced computation; "
+            f"admodes differentiates real computations only, so complex intermediates are "
+            f"refused rather than pushed through real derivative rules. Keep the "
+            f"computation real (np.cos(x) and np.sin(x) instead of np.exp(1j * x)).")
+
+
+def describe_origin(origin: tuple[str, Any]) -> str:
+    """``("grad", f)`` -> "grad of f (file.py:12)": where a trace came from."""
+    kind, fun = origin
+    if fun is None:
+        return kind
+    name = getattr(fun, "__qualname__", None) or type(fun).__name__
+    code = getattr(fun, "__code__", None)
+    where = f" ({code.co_filename}:{code.co_firstlineno})" if code is not None else ""
+    return f"{kind} of {name}{where}"
+
+
+def escaped(tracer: Tracer) -> TypeError:
+    """The error for a traced value used after its transformation has returned."""
+    return TypeError(
+        f"a traced value ({type(tracer).__name__} from "
+        f"{describe_origin(tracer._trace.origin)}) was used "
+        f"after that transformation returned: it escaped, e.g. kept in a global, a list "
+        f"or an attribute. Its derivative is gone, so using it would give a wrong number. "
+        f"Use traced values only inside the function being differentiated, or return "
+        f"them from it.")
 
 
 # -- bind -----------------------------------------------------------------------------
@@ -228,7 +307,10 @@ def bind(op, *args, **params):
     if top is None:
         if _counters:
             _note_op(op, args, params)
-        return op.impl(*args, **params)
+        out = op.impl(*args, **params)
+        if not op.nondiff:
+            check_real(op, out)
+        return out
     if op.nondiff:
         return bind(op, *[concrete(a) for a in args], **params)
     return top._trace.process(op, args, params)

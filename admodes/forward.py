@@ -10,18 +10,24 @@ from __future__ import annotations
 
 from typing import Any
 
-from .core import NO_PARAMS, Tracer, _counters, bind, new_level, note_rule
+from .core import NO_PARAMS, Tracer, _counters, bind, check_real, escaped, new_level, note_rule
 
 
 class ForwardTrace:
-    """One forward sweep: the level its duals live at."""
+    """One forward sweep: the level its duals live at. ``active`` is cleared when the sweep
+    ends, so a dual that escaped it is refused instead of giving a wrong derivative;
+    ``origin`` (transformation name, user function) says where it came from."""
 
-    __slots__ = ("level",)
+    __slots__ = ("level", "active", "origin")
 
-    def __init__(self) -> None:
+    def __init__(self, origin: tuple[str, Any] = ("a forward sweep", None)) -> None:
         self.level = new_level()
+        self.active = True
+        self.origin = origin
 
     def process(self, op, args, params):
+        if not self.active:
+            raise escaped(next(a for a in args if isinstance(a, Tracer) and a._trace is self))
         if len(args) == 2 and not params:
             return self.binary(op, args[0], args[1])
         if len(args) == 1:  # a unary op's only argument is the top tracer: ours
@@ -39,6 +45,7 @@ class ForwardTrace:
             out = bind(op, *primals, **params)  # a lower level still watches an input
         else:
             out = op.impl(*primals, **params)
+            check_real(op, out)
         tangent = op.jvp(primals, tangents, out, params)
         if _counters:
             note_rule(op, primals, params, out, tangent)
@@ -49,6 +56,8 @@ class ForwardTrace:
     def binary(self, op, a, b):
         """``process`` for a binary op without parameters: the hot path of every Python
         operator (``x * w``, ``h + b``), spelled out."""
+        if not self.active:
+            raise escaped(a if isinstance(a, Tracer) and a._trace is self else b)
         if type(a) is Dual and a._trace is self:
             a, ta = a.primal, a.tangent
         else:
@@ -61,6 +70,7 @@ class ForwardTrace:
             out = bind(op, a, b)  # a lower level still watches an input
         else:
             out = op.impl(a, b)
+            check_real(op, out)
         tangent = op.jvp((a, b), (ta, tb), out, NO_PARAMS)
         if _counters:
             note_rule(op, (a, b), NO_PARAMS, out, tangent)

@@ -35,7 +35,7 @@ from typing import Any
 
 import numpy as np
 
-from .core import bind, concrete, result_dtype
+from .core import Tracer, bind, concrete, result_dtype
 
 Shapes = Sequence[tuple[int, ...]]
 
@@ -148,17 +148,51 @@ def _elementwise_flops(per_element: int) -> Callable[[Shapes, dict], int]:
 
 # -- the elementwise form -------------------------------------------------------------
 
-Partial = Callable[..., Any] | float | None
 
 
-def _zero_where_zero(d: Any, t: Any) -> Any:
-    """d * t, except 0 wherever t is 0 even if d is infinite: sqrt'(0) = inf, but a
-    direction that does not move that element must not turn into inf * 0 = nan."""
-    with np.errstate(invalid="ignore"):
-        prod = d * t
-    if isinstance(t, float):
-        return 0.0 if t == 0 else prod
-    return np.where(t == 0, 0, prod)
+def _guarded_product(d: Any, t: Any) -> Any:
+    """d * t, except 0 where t is exactly 0 and d is not finite: sqrt'(0) = inf, but a
+    direction that does not move an element must not turn inf * 0 into nan.
+
+    Only those elements are replaced, and only in d, through a constant mask: the product
+    keeps its derivatives (for outer levels) everywhere else, including where t is an
+    exact zero whose own derivative is not (1 / (1 + x * x) at x = 0)."""
+    dc = concrete(d)
+    if type(dc) is float:
+        if math.isfinite(dc):
+            return d * t
+        return 0.0 * t if concrete(t) == 0 else d * t
+    finite = np.isfinite(dc)
+    if finite.all():
+        return d * t
+    bad = ~finite & (concrete(t) == 0)
+    if not bad.any():
+        return d * t  # inf times a real move: the honest answer is infinite
+    return np.where(bad, 0.0, d) * t
+
+
+Partial = Callable[..., Any] | float | None  # or a Select, below
+
+
+class Select:
+    """A partial derivative that is 1 where ``mask(*primals, out)`` holds and 0 elsewhere,
+    applied by selection (np.where), not by multiplication: the tangent of the branch not
+    taken may be inf or nan (np.where(x > 0, np.sqrt(x), 0.0) at x = 0), and 0 * inf
+    would make it nan."""
+
+    __slots__ = ("mask",)
+
+    def __init__(self, mask: Callable[..., Any]) -> None:
+        self.mask = mask
+
+
+def _divide(x, y):
+    """x / y with numpy's semantics (inf, nan and a warning) even for two Python floats,
+    which would raise ZeroDivisionError: a rule never raises where its primal did not."""
+    try:
+        return x / y
+    except ZeroDivisionError:
+        return np.divide(np.float64(x), y)
 
 
 # The "wanted" flags a tape gives a binary op whose two inputs are the same tape entry
@@ -170,9 +204,20 @@ def _applier(d: Partial, singular: bool) -> Callable | None:
     """``(primals, out, t) -> partial * t`` for one declared partial."""
     if d is None:
         return None
+    if isinstance(d, Select):
+        mask = d.mask
+        return lambda primals, out, t: np.where(mask(*primals, out), t, 0.0)
     if callable(d):
         if singular:
-            return lambda primals, out, t: _zero_where_zero(d(*primals, out), t)
+            def apply(primals, out, t):
+                if type(t) is float and type(out) is float and all(
+                        type(x) is float for x in primals):
+                    return _guarded_product(d(*primals, out), t)  # no numpy warnings
+                # the partial is infinite at the kink itself (sqrt at 0): quietly, since
+                # that value is a documented convention, not an accident
+                with np.errstate(divide="ignore", invalid="ignore"):
+                    return _guarded_product(d(*primals, out), t)
+            return apply
         return lambda primals, out, t: d(*primals, out) * t
     if d == 1.0:
         return lambda primals, out, t: t
@@ -186,7 +231,8 @@ def elementwise(name: str, ufunc: Any, partials: Sequence[Partial], flops: int =
     ``impl`` computes the primal when it should not be the ufunc itself. ``singular``
     marks ops whose partials can be infinite where the primal is finite (sqrt at 0).
     Each partial is a function ``(*primals, out) -> array`` (broadcastable to ``out``), a
-    constant such as 1.0 or -1.0, or None for an input with no derivative (a condition).
+    constant such as 1.0 or -1.0, a ``Select`` (a 0/1 mask applied by selection), or None
+    for an input with no derivative (a condition).
     """
 
     # each partial becomes "apply it to a tangent/cotangent t", decided once, here
@@ -294,30 +340,23 @@ def _power_dexp(x, y, out):
     return np.where(x == 0, 0 * out, out * _safe_log(x))
 
 
-def _divide(x, y):
-    # numpy's semantics (inf, nan) even for two Python floats, which would raise
-    try:
-        return x / y
-    except ZeroDivisionError:
-        return np.divide(np.float64(x), y)
-
-
 # Arithmetic runs through Python's operators: on arrays they are numpy's ufuncs, and on
 # Python floats they stay Python floats, several times faster than a numpy scalar.
 elementwise("add", np.add, [1.0, 1.0], impl=operator.add)
 elementwise("subtract", np.subtract, [1.0, -1.0], impl=operator.sub)
 elementwise("multiply", np.multiply, [lambda x, y, out: y, lambda x, y, out: x],
             impl=operator.mul)
-elementwise("true_divide", np.divide, [lambda x, y, out: 1 / y, lambda x, y, out: -out / y],
+elementwise("true_divide", np.divide, [lambda x, y, out: _divide(1.0, y),
+             lambda x, y, out: _divide(-out, y)],
             impl=_divide, singular=True)
 elementwise("negative", np.negative, [-1.0], impl=operator.neg)
 elementwise("positive", np.positive, [1.0], flops=0)
 elementwise("power", np.power, [_power_dbase, _power_dexp], flops=10, singular=True)
 elementwise("square", np.square, [lambda x, out: 2 * x], impl=lambda x: x * x)
-elementwise("sqrt", np.sqrt, [lambda x, out: 0.5 / out], flops=4, singular=True)
+elementwise("sqrt", np.sqrt, [lambda x, out: _divide(0.5, out)], flops=4, singular=True)
 elementwise("exp", np.exp, [lambda x, out: out], flops=10)
-elementwise("log", np.log, [lambda x, out: 1 / x], flops=10, singular=True)
-elementwise("log1p", np.log1p, [lambda x, out: 1 / (1 + x)], flops=10, singular=True)
+elementwise("log", np.log, [lambda x, out: _divide(1.0, x)], flops=10, singular=True)
+elementwise("log1p", np.log1p, [lambda x, out: _divide(1.0, 1 + x)], flops=10, singular=True)
 elementwise("expm1", np.expm1, [lambda x, out: out + 1], flops=10)
 elementwise("sin", np.sin, [lambda x, out: np.cos(x)], flops=10)
 elementwise("cos", np.cos, [lambda x, out: -np.sin(x)], flops=10)
@@ -336,11 +375,12 @@ elementwise("minimum", np.minimum,
 elementwise("logaddexp", np.logaddexp,
             [lambda x, y, out: np.exp(x - out), lambda x, y, out: np.exp(y - out)], flops=20)
 elementwise("where", np.where,
-            [None, lambda c, x, y, out: _mask(c, out), lambda c, x, y, out: 1 - _mask(c, out)])
+            [None, Select(lambda c, x, y, out: _truth(c)),
+             Select(lambda c, x, y, out: ~_truth(c))])
 
 
-def _mask(cond, like):
-    return (np.asarray(concrete(cond)) != 0).astype(result_dtype(like))
+def _truth(cond):
+    return np.asarray(concrete(cond)) != 0
 
 
 def _clip_dx(x, lo, hi, out):
@@ -378,26 +418,35 @@ def linear(name: str, impl: Callable, transpose: Callable, flops=None, cost: str
 
     ``impl(*xs, **params)`` must accept leading batch axes on its inputs (so the same
     function maps tangents); ``transpose(ct, *primals, **params)`` returns the cotangent of
-    each input (a tuple when the op has several inputs).
+    each input: a tuple, one per input (a lone value for a one-input op). The JVP is the op
+    itself applied to the tangents, through ``bind`` when they are traced by an outer
+    level, so it is differentiated like any other op (third derivatives of indexing).
     """
+
+    def apply(*ts, **params):
+        for t in ts:
+            if isinstance(t, Tracer):
+                return bind(op, *ts, **params)
+        return impl(*ts, **params)
 
     def jvp(primals, tangents, out, params):
         if len(primals) == 1:
-            return impl(tangents[0], **params)
+            return apply(tangents[0], **params)
         nb_shape = next(_shape(t)[: _ndim(t) - _ndim(x)]
                         for x, t in zip(primals, tangents) if t is not None)
         ts = [t if t is not None else np.zeros(nb_shape + _shape(x), result_dtype(out))
               for x, t in zip(primals, tangents)]
-        return impl(*ts, **params)
+        return apply(*ts, **params)
 
     def vjp(ct, primals, out, params, wanted):
         gs = transpose(ct, *primals, **params)
-        if len(primals) == 1:
+        if not isinstance(gs, tuple):  # a cotangent is never a tuple
             gs = (gs,)
         return [g if w else None for g, w in zip(gs, wanted)]
 
-    return _register(Op(name, impl, "linear", flops or (lambda shapes, params: 0),
-                        cost=cost, jvp=jvp, vjp=vjp))
+    op = _register(Op(name, impl, "linear", flops or (lambda shapes, params: 0),
+                      cost=cost, jvp=jvp, vjp=vjp))
+    return op
 
 
 def _sum_flops(shapes, params):
@@ -519,11 +568,19 @@ linear("concatenate", _concat_impl, _concat_transpose)
 # lets us move them back.
 
 
+def _core_shape(x: Any, core_ndim: int) -> tuple[int, ...]:
+    """The shape of ``x`` without the batch axes it may carry in front."""
+    shape = _shape(x)
+    return shape[len(shape) - core_ndim:]
+
+
 def _batched_key(idx: tuple, nb: int) -> tuple:
     return (slice(None),) * nb + idx if nb else idx
 
 
 def _getitem_impl(x, idx, in_ndim, adv):
+    if type(x) is float:  # a Python float tangent of a 0-d value: index it as numpy would
+        x = np.float64(x)
     nb = _ndim(x) - in_ndim
     if nb == 0:
         return x[idx]
@@ -557,7 +614,8 @@ def _scatter(ct, idx, in_shape, out_ndim, adv, basic):
 linear("getitem",
        lambda x, idx, in_ndim, adv, out_ndim, basic: _getitem_impl(x, idx, in_ndim, adv),
        lambda ct, x, idx, in_ndim, adv, out_ndim, basic: OPS["scatter_add"](
-           ct, idx=idx, in_shape=_shape(x), out_ndim=out_ndim, adv=adv, basic=basic))
+           ct, idx=idx, in_shape=_core_shape(x, in_ndim), out_ndim=out_ndim, adv=adv,
+           basic=basic))
 linear("scatter_add",
        lambda ct, idx, in_shape, out_ndim, adv, basic: _scatter(
            ct, idx, in_shape, out_ndim, adv, basic),

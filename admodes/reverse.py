@@ -15,7 +15,18 @@ from typing import Any, NamedTuple
 
 import numpy as np
 
-from .core import NO_PARAMS, Tracer, _counters, bind, concrete, new_level, note, note_rule
+from .core import (
+    NO_PARAMS,
+    Tracer,
+    _counters,
+    bind,
+    check_real,
+    concrete,
+    escaped,
+    new_level,
+    note,
+    note_rule,
+)
 from .registry import SAME_PARENT
 
 
@@ -35,10 +46,15 @@ _WANTED_1 = (True,)
 
 
 class Tape:
-    """The record of one evaluation of a function, at one level."""
+    """The record of one evaluation of a function, at one level. ``active`` is cleared when
+    the recording ends (the tape can still be swept backwards any number of times), so a
+    ``Var`` that escaped it is refused instead of growing the tape or giving a wrong
+    derivative; ``origin`` (transformation name, user function) says where it came from."""
 
-    def __init__(self) -> None:
+    def __init__(self, origin: tuple[str, Any] = ("a reverse-mode recording", None)) -> None:
         self.level = new_level()
+        self.active = True
+        self.origin = origin
         # plain tuples in Node's field order: building a tuple is the cheapest record
         self.nodes: list[tuple] = []
 
@@ -78,6 +94,8 @@ class Tape:
         return Var(value, self, len(self.nodes) - 1)
 
     def process(self, op, args, params):
+        if not self.active:
+            raise escaped(next(a for a in args if isinstance(a, Tracer) and a._trace is self))
         if len(args) == 2 and not params:
             return self.binary(op, args[0], args[1])
         if len(args) == 1:  # a unary op's only argument is the top tracer: ours
@@ -96,6 +114,7 @@ class Tape:
             out = bind(op, *primals, **params)  # a lower level still watches an input
         else:
             out = op.impl(*primals, **params)
+            check_real(op, out)
         nodes = self.nodes
         nodes.append((op, parents, primals, out, params, wanted))
         return Var(out, self, len(nodes) - 1)
@@ -103,6 +122,8 @@ class Tape:
     def binary(self, op, a, b):
         """``process`` for a binary op without parameters: the hot path of every Python
         operator (``x * w``, ``h + b``), spelled out."""
+        if not self.active:
+            raise escaped(a if isinstance(a, Tracer) and a._trace is self else b)
         if type(a) is Var and a._trace is self:
             ia, a = a._index, a.primal
         else:
@@ -115,6 +136,7 @@ class Tape:
             out = bind(op, a, b)  # a lower level still watches an input
         else:
             out = op.impl(a, b)
+            check_real(op, out)
         nodes = self.nodes
         index = len(nodes)
         nodes.append((op, (ia, ib), (a, b), out, NO_PARAMS,

@@ -24,6 +24,7 @@ A ``nondiff`` op must hand back plain (untraced) values and contribute no deriva
 
 from __future__ import annotations
 
+import itertools
 import math
 import traceback
 import zlib
@@ -661,13 +662,97 @@ def check_nondiff(op_name: str, case: Case, xs: list, rng: np.random.Generator) 
     assert_close(t, sum(np.sum(v) for v in vs), 1e-12, "jvp through the nondiff op")
 
 
+# -- orders 2 and 3, in every combination of the modes ---------------------------------
+# Each case is restricted to a line through its sample, x + s v for a scalar s, and paired
+# with a random cotangent u, which gives scalar functions of s whose derivatives at s = 0
+# are known or can be compared across all 2**order ways of nesting jacfwd and jacrev.
+
+NESTINGS = {
+    order: [tuple(mode) for mode in itertools.product(("jacfwd", "jacrev"), repeat=order)]
+    for order in (2, 3)
+}
+
+
+def nested_derivative(fn: Callable, nesting: tuple[str, ...], at: float = 0.0) -> float:
+    """d^k fn / ds^k at ``at``, by nesting the named transformations (outermost first)."""
+    for name in reversed(nesting):
+        fn = getattr(admodes, name)(fn)
+    return fn(at)
+
+
+def along_line(case: Case, xs: list, rng: np.random.Generator, scale: Callable, path):
+    """``s -> scale(s) * <u, case.fn(x + path(s) v)>``; also returns <u, J v>."""
+    vs = [random_like(rng, x) for x in xs]
+    out, tangent = admodes.jvp(case.fn, tuple(xs), tuple(vs))
+    u = [random_like(rng, o) for o in leaves(out)]
+    u_jv = vdot(u, leaves(tangent))[0]
+
+    def g(s):
+        t = path(s)
+        ys = [x + t * v for x, v in zip(xs, vs)]
+        return scale(s) * sum(np.sum(ui * o) for ui, o in zip(u, leaves(case.fn(*ys))))
+
+    return g, u_jv
+
+
+def assert_all_nestings(g: Callable, order: int, want: float, what: str, rtol: float):
+    """Every nesting of ``order`` transformations gives ``want`` (within ``rtol``)."""
+    scale = max(1.0, abs(want))
+    for nesting in NESTINGS[order]:
+        got = nested_derivative(g, nesting)
+        assert np.ndim(got) == 0 and abs(got - want) <= rtol * scale, (
+            f"{what}: {' of '.join(nesting)} gives {got!r}, expected {want!r}")
+
+
+def check_exact_zero_derivatives(op_name: str, case: Case, xs: list,
+                                 rng: np.random.Generator) -> None:
+    """Orders 2 and 3 where an inner tangent or cotangent is exactly 0 but its own
+    derivative is not, which random points never hit. Along x + s^k v the op's input
+    tangent is exactly 0 at s = 0, and d^k/ds^k <u, f> = k! <u, J v>; scaling by s^(k-1)
+    makes the cotangent reaching the op exactly 0, with the same k-th derivative."""
+    rtol = 1e-5 if case.single else 1e-9
+    for order, factorial in ((2, 2.0), (3, 6.0)):
+        def power(s, k=order):
+            result = s
+            for _ in range(k - 1):
+                result = result * s
+            return result
+
+        def lower(s, k=order):
+            return power(s, k - 1) if k > 1 else 1.0
+
+        g, u_jv = along_line(case, xs, rng, scale=lambda s: 1.0, path=power)
+        assert_all_nestings(g, order, factorial * u_jv,
+                            f"order {order} along x + s^{order} v (zero inner tangent)", rtol)
+        h, u_jv = along_line(case, xs, rng, scale=lower, path=lambda s: s)
+        assert_all_nestings(h, order, factorial * u_jv,
+                            f"order {order} of s^{order - 1} <u, f(x + s v)> (zero "
+                            f"cotangent)", rtol)
+
+
+def check_third_order(op_name: str, case: Case, xs: list, rng: np.random.Generator) -> None:
+    """The third derivative along a random line agrees in all 8 nestings of jacfwd and
+    jacrev, and with central differences of the second derivative."""
+    k, _ = along_line(case, xs, rng, scale=lambda s: 1.0, path=lambda s: s)
+    second = admodes.jacfwd(admodes.jacrev(k))
+    h = 1e-4
+    want = (second(h) - second(-h)) / (2 * h)
+    floor = max(1.0, abs(second(0.0)))
+    assert_all_nestings(k, 3, want, "third derivative vs central differences of the second",
+                        1e-5 * floor)
+
+
 DIFF_CHECKS = {
     "jvp_fd": check_jvp_fd,
     "vjp_adjoint": check_vjp_adjoint,
     "jacobians": check_jacobians,
     "second_order": check_second_order,
     "float32": check_float32,
+    "exact_zeros": check_exact_zero_derivatives,
+    "third_order": check_third_order,
 }
+# the checks that nest three levels run on each case's first shapes only
+SHAPE_LIMIT = {"exact_zeros": 3, "third_order": 3}
 NONDIFF_CHECKS = {"nondiff": check_nondiff}
 ALL_CHECKS = {**DIFF_CHECKS, **NONDIFF_CHECKS}
 
@@ -706,7 +791,7 @@ def assert_no_failures(op_name: str, failures: list[str]) -> None:
 def test_op(op_name: str, check: str) -> None:
     failures: list[str] = []
     for c in ops_cases(op_name):
-        for shapes in c.shapes:
+        for shapes in c.shapes[: SHAPE_LIMIT.get(check)]:
             run_check(ALL_CHECKS[check], op_name, c, shapes, failures)
     assert_no_failures(op_name, failures)
 
