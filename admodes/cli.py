@@ -8,17 +8,54 @@ from __future__ import annotations
 import argparse
 import os
 import sys
+from collections.abc import Iterable
 from pathlib import Path
+from typing import NoReturn
 
 PRESETS = ("quick", "full")
+# numpy's and scikit-learn's generators both take seeds in this range
+MAX_SEED = 2**32 - 1
+# the shell's status for a process ended by SIGPIPE: 128 + 13
+BROKEN_PIPE_STATUS = 141
 
 
 class UsageError(Exception):
     """A bad argument: reported in one line, exit status 2."""
 
 
+class _Parser(argparse.ArgumentParser):
+    """argparse, but an error is one line (no usage block) and reaches ``main`` as a
+    UsageError, so it exits 2 like every other bad input."""
+
+    def error(self, message: str) -> NoReturn:
+        raise UsageError(f"{message} (see `{self.prog} --help`)")
+
+
+def _seed(text: str) -> int:
+    try:
+        seed = int(text)
+    except ValueError:
+        raise argparse.ArgumentTypeError(f"expected a whole number, got {text!r}") from None
+    if not 0 <= seed <= MAX_SEED:
+        raise argparse.ArgumentTypeError(f"must lie in 0..{MAX_SEED}, got {seed}")
+    return seed
+
+
+def _file_in_the_way(paths: Iterable[Path]) -> Path | None:
+    """The nearest of ``paths`` (a path and its parents, nearest first) that exists, if it
+    is not a directory: then nothing can be created below it."""
+    for path in paths:
+        if path.exists():
+            return None if path.is_dir() else path
+    return None
+
+
 def _writable_dir(path: str) -> Path:
     out = Path(path)
+    blocker = _file_in_the_way([out, *out.parents])
+    if blocker is not None:
+        raise UsageError(f"cannot write to output directory {out}: {blocker} is a file, "
+                         "not a directory")
     try:
         out.mkdir(parents=True, exist_ok=True)
         probe = out / f".admodes-write-test-{os.getpid()}"
@@ -30,7 +67,7 @@ def _writable_dir(path: str) -> Path:
 
 
 def _cmd_run(args: argparse.Namespace) -> int:
-    from . import report, runner
+    from . import runner
 
     known = runner.available()
     if not known:
@@ -44,25 +81,33 @@ def _cmd_run(args: argparse.Namespace) -> int:
     out = _writable_dir(args.out)
     for i, name in enumerate(names, 1):
         print(f"[{i}/{len(names)}] {name} ({args.preset})", file=sys.stderr, flush=True)
-        written = runner.run_one(name, out, args.preset, args.seed,
-                                 show_progress=not args.no_progress)
+        try:
+            written = runner.run_one(name, out, args.preset, args.seed,
+                                     show_progress=not args.no_progress)
+        except OSError as exc:
+            if exc.filename is None:  # a failed write() names no file: say where it was
+                exc.filename = str(out / name)
+            raise
         print(f"  {name}: wrote {', '.join(str(p) for p in written)}")
-    pages = report.build(out)
-    print(f"report: {pages[0]} and {pages[1]}")
+    _build_report(out)
     return 0
 
 
-def _cmd_report(args: argparse.Namespace) -> int:
-    from . import report
+def _build_report(out: Path) -> None:
+    from . import report, runner
 
+    try:
+        pages = report.build(out)
+    except (FileNotFoundError, runner.ResultsError) as exc:
+        raise UsageError(str(exc)) from None
+    print(f"report: {pages[0]} and {pages[1]}")
+
+
+def _cmd_report(args: argparse.Namespace) -> int:
     out = Path(args.out)
     if not out.is_dir():
         raise UsageError(f"{out} is not a directory with results: run `admodes run` first")
-    try:
-        pages = report.build(out)
-    except FileNotFoundError as exc:
-        raise UsageError(str(exc)) from None
-    print(f"report: {pages[0]} and {pages[1]}")
+    _build_report(_writable_dir(args.out))
     return 0
 
 
@@ -96,11 +141,17 @@ def _cmd_graph(args: argparse.Namespace) -> int:
     source = args.function
     if source.endswith(".py"):
         path = Path(source)
-        if not path.exists():
+        if not path.is_file():
             raise UsageError(f"script {path} does not exist")
+        # a script is Python code the user chose to run, as `python script.py` would
         spec = importlib.util.spec_from_file_location("admodes_graph_script", path)
         module = importlib.util.module_from_spec(spec)
-        spec.loader.exec_module(module)
+        try:
+            spec.loader.exec_module(module)
+        except SyntaxError as exc:
+            raise UsageError(f"cannot import {path}: {exc.msg} (line {exc.lineno})") from None
+        except ImportError as exc:
+            raise UsageError(f"cannot import {path}: {exc}") from None
         fun = getattr(module, args.name, None)
         if not callable(fun):
             raise UsageError(f"{path} defines no function {args.name!r} (see --name)")
@@ -111,13 +162,13 @@ def _cmd_graph(args: argparse.Namespace) -> int:
         except ValueError as exc:
             raise UsageError(str(exc)) from None
     values = _parse_values(args.at, names)
+    out = _graph_file(args.out)
     try:
         graph = viz.draw(fun, *values, mode=args.mode)
         table = viz.wengert_table(fun, *values)
     except (TypeError, ValueError, NameError, ArithmeticError) as exc:
         raise UsageError(f"cannot trace {source!r} at {args.at}: {exc}") from None
     print(table.to_string(index=False))
-    out = Path(args.out)
     try:
         written = viz.render_graph(graph, out)
     except RuntimeError as exc:
@@ -125,6 +176,23 @@ def _cmd_graph(args: argparse.Namespace) -> int:
         return 1
     print(f"graph: {written}")
     return 0
+
+
+def _graph_file(text: str) -> Path:
+    """``--out`` of ``graph``, checked before anything is traced or printed."""
+    from .viz import GRAPH_FORMATS
+
+    out = Path(text)
+    if out.suffix.lstrip(".").lower() not in GRAPH_FORMATS:
+        raise UsageError(f"--out {text}: unknown output format {out.suffix or '(no suffix)'}; "
+                         f"known: {', '.join(GRAPH_FORMATS)}")
+    if out.is_dir():
+        raise UsageError(f"--out {text}: is a directory; give a file name such as "
+                         f"{out / 'graph.svg'}")
+    blocker = _file_in_the_way(out.parents)
+    if blocker is not None:
+        raise UsageError(f"cannot write {out}: {blocker} is a file, not a directory")
+    return out
 
 
 def _cmd_ops(args: argparse.Namespace) -> int:
@@ -138,7 +206,7 @@ def _cmd_ops(args: argparse.Namespace) -> int:
 
 
 def build_parser() -> argparse.ArgumentParser:
-    parser = argparse.ArgumentParser(
+    parser = _Parser(
         prog="admodes", description=__doc__.strip().splitlines()[0],
         epilog="Run `admodes COMMAND --help` for a command's options.")
     sub = parser.add_subparsers(dest="command", metavar="COMMAND")
@@ -151,7 +219,8 @@ def build_parser() -> argparse.ArgumentParser:
     run.add_argument("--preset", choices=PRESETS, default="quick",
                      help="quick (default, a couple of minutes) or full (the reference run)")
     run.add_argument("--out", default="reports", help="output directory (default: reports)")
-    run.add_argument("--seed", type=int, default=None, help="random seed for the experiments")
+    run.add_argument("--seed", type=_seed, default=None,
+                     help=f"random seed for the experiments, 0..{MAX_SEED}")
     run.add_argument("--no-progress", action="store_true", help="no progress bars")
     run.set_defaults(func=_cmd_run)
 
@@ -165,16 +234,22 @@ def build_parser() -> argparse.ArgumentParser:
         "graph", help="draw the computation graph of a small function",
         description="Record a function on a tape and draw its computation graph, each "
         "value annotated with its primal, forward tangent and reverse adjoint; prints the "
-        "Wengert list as a table. Example: admodes graph '(a + b) * (a * b)' --at a=3,b=4")
+        "Wengert list as a table. Example: admodes graph '(a + b) * (a * b)' --at a=3,b=4. "
+        "An EXPRESSION is parsed, never run: it may use numbers, its variables, "
+        "+ - * / **, unary minus, parentheses, the constants pi and e, and calls to "
+        f"{', '.join(_expression_functions())}. A SCRIPT (a file ending in .py) is "
+        "different: it is imported and run as Python code, with your permissions, so give "
+        "only scripts you trust.")
     graph.add_argument("function", metavar="EXPRESSION-OR-SCRIPT",
-                       help="a Python expression in its variables, or a .py file defining "
-                       "the function (see --name)")
+                       help="an expression in its variables (parsed, never run), or a .py "
+                       "file defining the function (imported and run as Python code; see "
+                       "--name)")
     graph.add_argument("--at", required=True, metavar="VALUES",
-                       help="the point: a=3,b=4 (or 3,4 in order of appearance)")
+                       help="the point: a=3,b=4 (or 3,4 in order of first appearance)")
     graph.add_argument("--mode", choices=("forward", "reverse", "both"), default="both",
                        help="annotate tangents, adjoints or both (default)")
     graph.add_argument("--out", default="graph.svg",
-                       help="output file: .svg (default), .png, .pdf or .dot")
+                       help="output file: graph.svg (default), or a .png, .pdf or .dot file")
     graph.add_argument("--name", default="f", help="the function's name in a script "
                        "(default: f)")
     graph.set_defaults(func=_cmd_graph)
@@ -186,17 +261,64 @@ def build_parser() -> argparse.ArgumentParser:
     return parser
 
 
-def main(argv: list[str] | None = None) -> int:
+def _expression_functions() -> list[str]:
+    from .viz import EXPRESSION_FUNCTIONS
+
+    return [f"{name}({', '.join(params)})" for name, (_, params) in EXPRESSION_FUNCTIONS.items()]
+
+
+def _error(message: str) -> int:
+    # one line, whatever the message holds (a path or an OS message with a newline)
+    print("admodes: error: " + " ".join(message.split()), file=sys.stderr)
+    return 2
+
+
+def _os_error(exc: OSError) -> str:
+    files = " -> ".join(str(f) for f in (exc.filename, exc.filename2) if f is not None)
+    reason = exc.strerror or str(exc) or type(exc).__name__
+    return f"{files}: {reason}" if files else reason
+
+
+def _discard_stdout() -> None:
+    """Point stdout at the null device, so the interpreter's final flush of what is left in
+    its buffer does not fail on the closed pipe again."""
+    try:
+        devnull = os.open(os.devnull, os.O_WRONLY)
+        os.dup2(devnull, sys.stdout.fileno())
+        os.close(devnull)
+    except (OSError, ValueError, AttributeError):  # a stdout with no file descriptor
+        pass
+
+
+def _dispatch(argv: list[str] | None) -> int:
     parser = build_parser()
     argv = list(sys.argv[1:] if argv is None else argv)
     if not argv or argv[0].startswith("-") and argv[0] not in ("-h", "--help"):
         argv = ["run", *argv]
     args = parser.parse_args(argv)
+    return args.func(args)
+
+
+def main(argv: list[str] | None = None) -> int:
+    # Only bad input and the outside world are turned into one line here: UsageError, an
+    # OSError (a full disk, a read-only folder), ^C and a closed pipe. Anything else is a
+    # bug and keeps its traceback.
     try:
-        return args.func(args)
+        try:
+            return _dispatch(argv)
+        finally:
+            # flush here, even after --help's SystemExit, so a reader that closed the pipe
+            # shows as BrokenPipeError below, not as a message at interpreter exit
+            if sys.stdout is not None:
+                sys.stdout.flush()
+    except BrokenPipeError:
+        # the reader (`| head`) stopped on purpose: no message, the shell's SIGPIPE status
+        _discard_stdout()
+        return BROKEN_PIPE_STATUS
     except UsageError as exc:
-        print(f"admodes: error: {exc}", file=sys.stderr)
-        return 2
+        return _error(str(exc))
+    except OSError as exc:
+        return _error(_os_error(exc))
     except KeyboardInterrupt:
         print("admodes: interrupted; finished experiments keep their files", file=sys.stderr)
         return 130

@@ -55,6 +55,17 @@ def config_for(module: ModuleType, preset: str, seed: int | None) -> dict[str, A
     return config
 
 
+def write_text(path: Path, text: str) -> Path:
+    """``measure.write_atomic``, but an OSError always names the file: a failed write()
+    (a full disk) names none, and "No space left on device" alone does not say where."""
+    try:
+        return write_atomic(path, text)
+    except OSError as exc:
+        if exc.filename is None:
+            exc.filename = str(path)
+        raise
+
+
 def run_one(name: str, out_dir: Path, preset: str = "quick", seed: int | None = None,
             show_progress: bool = True) -> list[Path]:
     """Run one experiment and write its files into ``out_dir / name``; also writes
@@ -71,21 +82,62 @@ def run_one(name: str, out_dir: Path, preset: str = "quick", seed: int | None = 
     meta = {"experiment": name, "preset": preset, "seconds": round(seconds, 2),
             "interrupted": bool(df.attrs.get("interrupted")),
             "config": config, "environment": df.attrs.get("environment") or environment()}
-    written.append(write_atomic(target / "meta.json",
-                                json.dumps(meta, indent=2, default=str) + "\n"))
+    written.append(write_text(target / "meta.json",
+                              json.dumps(meta, indent=2, default=str) + "\n"))
     if df.attrs.get("interrupted"):  # its rows so far are written; stop the whole run
         raise KeyboardInterrupt
     return written
 
 
+class ResultsError(ValueError):
+    """A result file on disk that cannot be read back: empty, corrupt or of the wrong form."""
+
+    def __init__(self, name: str, path: Path, reason: str) -> None:
+        reason = " ".join(reason.split())  # pandas and json messages may span lines
+        if len(reason) > 200:
+            reason = reason[:200] + "..."
+        super().__init__(f"{path} is not a valid results file ({reason}); rerun "
+                         f"`admodes run {name}`")
+        self.name, self.path = name, path
+
+
+# the keys of meta.json the report reads, with the JSON type each must have
+_META_TYPES: dict[str, tuple[type, ...]] = {
+    "environment": (dict,), "config": (dict,), "preset": (str,), "seconds": (int, float)}
+_JSON_NAMES = {dict: "an object", list: "an array", str: "a string", int: "a number",
+               float: "a number", bool: "a boolean", type(None): "null"}
+
+
+def _read_meta(name: str, path: Path) -> dict[str, Any]:
+    try:
+        meta = json.loads(path.read_text(encoding="utf-8"))
+    except (ValueError, RecursionError) as exc:  # bad JSON, bad UTF-8, absurd nesting
+        raise ResultsError(name, path, f"not JSON: {exc}") from None
+    if not isinstance(meta, dict):
+        raise ResultsError(name, path, f"{_JSON_NAMES.get(type(meta), 'a value')} where a "
+                           "JSON object is expected")
+    for key, types in _META_TYPES.items():
+        if key in meta and (not isinstance(meta[key], types) or isinstance(meta[key], bool)):
+            raise ResultsError(name, path, f"{key!r} is {_JSON_NAMES.get(type(meta[key]))}, "
+                               f"expected {_JSON_NAMES[types[0]]}")
+    return meta
+
+
 def load_results(name: str, out_dir: Path) -> tuple[pd.DataFrame, dict[str, Any]]:
-    """The results table and meta data an earlier run wrote for ``name``."""
+    """The results table and meta data an earlier run wrote for ``name``. A missing
+    results.csv raises FileNotFoundError; an empty or corrupt one, or a meta.json that is
+    not a JSON object of the expected form, raises ResultsError (a ValueError)."""
     target = out_dir / name
     csv, meta_path = target / "results.csv", target / "meta.json"
     if not csv.exists():
         raise FileNotFoundError(f"{csv} does not exist: run `admodes run {name}` first")
-    df = pd.read_csv(csv)
-    meta = json.loads(meta_path.read_text()) if meta_path.exists() else {}
+    try:
+        df = pd.read_csv(csv)
+    except ValueError as exc:  # pandas' EmptyDataError and ParserError, UnicodeDecodeError
+        raise ResultsError(name, csv, str(exc) or type(exc).__name__) from None
+    if df.empty:
+        raise ResultsError(name, csv, "it has no rows")
+    meta = _read_meta(name, meta_path) if meta_path.exists() else {}
     df.attrs["config"] = meta.get("config", {})
     df.attrs["environment"] = meta.get("environment", {})
     return df, meta

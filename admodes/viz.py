@@ -10,16 +10,20 @@ Example:
 
 from __future__ import annotations
 
+import ast
 import inspect
+import operator
 import shutil
 from collections.abc import Callable, Sequence
 from pathlib import Path
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 import numpy as np
-import pandas as pd
 
 from .api import _check_input, record
+
+if TYPE_CHECKING:
+    import pandas as pd
 
 SYMBOLS = {"add": "+", "subtract": "-", "multiply": "*", "true_divide": "/",
            "negative": "neg", "matmul": "@", "power": "**", "square": "^2"}
@@ -50,6 +54,8 @@ def wengert_table(fun: Callable, *args: Any, tangents: Sequence[Any] | None = No
     ``tangents``, by default 1 for the first argument and 0 for the others) and
     ``adjoint`` (reverse mode, seeded with 1 at the output, which must be a scalar).
     """
+    import pandas as pd  # here, not at the top: the command line imports this module early
+
     for k, a in enumerate(args):
         _check_input(a, f"argument {k}")
     out_tree, outs, _, tape = record(lambda leaves: fun(*leaves), list(args))
@@ -132,37 +138,47 @@ def draw(fun: Callable, *args: Any, mode: str = "both", tangents: Sequence[Any] 
     return g
 
 
+GRAPH_FORMATS = ("svg", "png", "pdf", "dot")
+
+
+def _write(path: Path, data: str | bytes) -> None:
+    try:
+        if isinstance(data, bytes):
+            path.write_bytes(data)
+        else:
+            path.write_text(data, encoding="utf-8")
+    except OSError as exc:
+        if exc.filename is None:  # a failed write() (a full disk) names no file: say which
+            exc.filename = str(path)
+        raise
+
+
 def render_graph(graph, path: str | Path) -> Path:
-    """Write ``graph`` to ``path`` (.svg, .png, .pdf or .dot). Without Graphviz's ``dot``
-    program, writes the .dot source next to it and raises RuntimeError saying how to
-    install it."""
+    """Write ``graph`` to ``path`` (.svg, .png, .pdf or .dot; no suffix means SVG). Without
+    Graphviz's ``dot`` program, writes the .dot source next to it and raises RuntimeError
+    saying how to install it."""
     path = Path(path)
     fmt = path.suffix.lstrip(".").lower() or "svg"
+    if fmt not in GRAPH_FORMATS:
+        raise ValueError(f"cannot draw a graph as {path.suffix}: use one of "
+                         f"{', '.join('.' + f for f in GRAPH_FORMATS)}")
     path.parent.mkdir(parents=True, exist_ok=True)
     if fmt == "dot":
-        path.write_text(graph.source)
+        _write(path, graph.source)
         return path
     if shutil.which("dot") is None:
         dot_path = path.with_suffix(".dot")
-        dot_path.write_text(graph.source)
+        _write(dot_path, graph.source)
         raise RuntimeError(
             f"Graphviz's `dot` program is not installed, so {path} was not drawn; its "
             f"source is in {dot_path}. Install the system package (Debian/Ubuntu: "
             f"`sudo apt-get install graphviz`; macOS: `brew install graphviz`), or run "
             f"`bash setup.sh`.")
-    data = graph.pipe(format=fmt)
-    path.write_bytes(data)
+    _write(path, graph.pipe(format=fmt))
     return path
 
 
 NOTEBOOK_EXAMPLE = "(a + b) * (a * b)"
-
-# names an expression may use besides its variables
-EXPRESSION_NAMESPACE = {"np": np, "pi": np.pi, "e": np.e, **{
-    name: getattr(np, name) for name in (
-        "sin", "cos", "tan", "tanh", "sinh", "cosh", "exp", "log", "log1p", "expm1",
-        "sqrt", "abs", "maximum", "minimum", "arctan", "arcsin", "arccos", "square", "sum",
-        "where", "clip")}}
 
 
 def notebook_example(a: float, b: float):
@@ -170,26 +186,199 @@ def notebook_example(a: float, b: float):
     return (a + b) * (a * b)
 
 
-def function_from_expression(expression: str) -> tuple[Callable, list[str]]:
-    """``"(a + b) * (a * b)"`` -> (a function of a and b, ["a", "b"]): the variables are
-    the names the expression uses that are not numpy functions, in order of appearance."""
-    import ast
+# The expression language of `admodes graph`: numbers, variables, + - * / **, unary minus and
+# plus, parentheses, and calls to these numpy functions, each with its positional parameters.
+EXPRESSION_FUNCTIONS: dict[str, tuple[Callable[..., Any], tuple[str, ...]]] = {
+    **{name: (getattr(np, name), ("x",)) for name in (
+        "sin", "cos", "tan", "tanh", "sinh", "cosh", "exp", "log", "log1p", "expm1", "sqrt",
+        "abs", "arctan", "arcsin", "arccos", "square", "sum")},
+    "maximum": (np.maximum, ("x", "y")),
+    "minimum": (np.minimum, ("x", "y")),
+    "where": (np.where, ("condition", "x", "y")),
+    "clip": (np.clip, ("x", "lo", "hi")),
+}
+EXPRESSION_CONSTANTS: dict[str, float] = {"pi": float(np.pi), "e": float(np.e)}
+# every name an expression may use besides its variables
+EXPRESSION_NAMESPACE: dict[str, Any] = {
+    **{name: fn for name, (fn, _) in EXPRESSION_FUNCTIONS.items()}, **EXPRESSION_CONSTANTS}
 
+# Limits that keep parsing and evaluating small: the parser and the evaluator below recurse
+# once per level, and a drawing of more than a few hundred values is unreadable anyway.
+MAX_EXPRESSION_LENGTH = 2000
+MAX_EXPRESSION_NODES = 500
+MAX_EXPRESSION_DEPTH = 64
+# Values are floats, so a large exponent cannot hang, but it only ever overflows: a constant
+# exponent beyond this is surely a mistake (or 9**9**9).
+MAX_EXPONENT = 64
+
+ALLOWED = ("allowed: numbers, variables, + - * / **, unary minus, parentheses, the constants "
+           f"{' and '.join(EXPRESSION_CONSTANTS)} and calls to: "
+           f"{', '.join(EXPRESSION_FUNCTIONS)}")
+
+_BINARY: dict[type, Callable[[Any, Any], Any]] = {
+    ast.Add: operator.add, ast.Sub: operator.sub, ast.Mult: operator.mul,
+    ast.Div: operator.truediv, ast.Pow: operator.pow}
+_OPERATOR_SYMBOLS = {
+    ast.FloorDiv: "//", ast.Mod: "%", ast.MatMult: "@", ast.LShift: "<<", ast.RShift: ">>",
+    ast.BitOr: "|", ast.BitAnd: "&", ast.BitXor: "^", ast.Invert: "~", ast.Not: "not"}
+_FORBIDDEN = {
+    ast.Attribute: "attribute access (a.b)", ast.Subscript: "a subscript (a[i])",
+    ast.Lambda: "a lambda", ast.ListComp: "a comprehension", ast.SetComp: "a comprehension",
+    ast.DictComp: "a comprehension", ast.GeneratorExp: "a generator expression",
+    ast.Compare: "a comparison (a < b)", ast.BoolOp: "a boolean operator (and, or)",
+    ast.IfExp: "a conditional expression (a if b else c)",
+    ast.NamedExpr: "an assignment expression (:=)", ast.Starred: "a starred argument (*a)",
+    ast.JoinedStr: "an f-string", ast.List: "a list", ast.Tuple: "a tuple", ast.Set: "a set",
+    ast.Dict: "a dict", ast.Await: "await", ast.Yield: "yield", ast.YieldFrom: "yield"}
+
+# A compiled piece of an expression: a float when it is constant (folded while parsing, so
+# constant exponents can be checked), otherwise a function of the variables' values.
+Evaluator = Callable[[Sequence[Any]], Any]
+Piece = float | Evaluator
+
+
+def _not_allowed(what: str) -> ValueError:
+    return ValueError(f"{what} is not allowed in an expression; {ALLOWED}")
+
+
+def _describe(node: ast.AST) -> str:
+    if isinstance(node, (ast.BinOp, ast.UnaryOp)):
+        symbol = _OPERATOR_SYMBOLS.get(type(node.op), type(node.op).__name__)
+        return f"the operator {symbol}"
+    if isinstance(node, ast.Attribute) and isinstance(node.value, ast.Name) \
+            and node.value.id == "np":
+        return f"attribute access (np.{node.attr}; write {node.attr}(x), not np.{node.attr}(x))"
+    return _FORBIDDEN.get(type(node), type(node).__name__)
+
+
+def _literal(value: Any) -> float:
+    # bool is an int subclass: test it first
+    if isinstance(value, bool) or not isinstance(value, (int, float)):
+        kind = {str: "a string", bytes: "a string", complex: "a complex number"}.get(
+            type(value), f"the constant {value!r}")
+        raise _not_allowed(kind)
+    try:
+        return float(value)  # never a Python int, whose ** could take forever
+    except OverflowError:
+        raise ValueError("an integer in the expression is too large for a float") from None
+
+
+def _constant(fn: Callable[..., Any], *args: float) -> float:
+    try:
+        value = fn(*args)
+    except ArithmeticError as exc:  # 1/0, 0**-1, 10.0**400
+        raise ValueError(f"the constant part of the expression fails: {exc}") from None
+    if isinstance(value, complex):  # (-8) ** (1/3)
+        raise ValueError("the constant part of the expression is a complex number")
+    return float(value)
+
+
+def _apply(fn: Callable[..., Any], *pieces: Piece) -> Evaluator:
+    parts = [p if callable(p) else (lambda _values, c=p: c) for p in pieces]
+    return lambda values: fn(*[part(values) for part in parts])
+
+
+def _build(node: ast.AST, variables: dict[str, int], depth: int) -> Piece:
+    if depth > MAX_EXPRESSION_DEPTH:
+        raise ValueError(f"the expression nests more than {MAX_EXPRESSION_DEPTH} levels deep "
+                         "(each operator, call and pair of parentheses is a level)")
+    if isinstance(node, ast.Constant):
+        return _literal(node.value)
+    if isinstance(node, ast.Name):
+        if node.id in EXPRESSION_CONSTANTS:
+            return EXPRESSION_CONSTANTS[node.id]
+        if node.id in EXPRESSION_FUNCTIONS:
+            raise ValueError(f"{node.id} is a function: call it, as in {node.id}(x)")
+        index = variables[node.id]
+        return lambda values: values[index]
+    if isinstance(node, ast.UnaryOp) and isinstance(node.op, (ast.USub, ast.UAdd)):
+        operand = _build(node.operand, variables, depth + 1)
+        if isinstance(node.op, ast.UAdd):
+            return operand
+        return _constant(operator.neg, operand) if isinstance(operand, float) \
+            else _apply(operator.neg, operand)
+    if isinstance(node, ast.BinOp) and type(node.op) in _BINARY:
+        fn = _BINARY[type(node.op)]
+        left = _build(node.left, variables, depth + 1)
+        right = _build(node.right, variables, depth + 1)
+        if fn is operator.pow and isinstance(right, float) and abs(right) > MAX_EXPONENT:
+            shown = int(right) if right.is_integer() and abs(right) < 1e18 else right
+            raise ValueError(f"the exponent {shown} is too large: a constant exponent must "
+                             f"lie within -{MAX_EXPONENT} to {MAX_EXPONENT}")
+        if isinstance(left, float) and isinstance(right, float):
+            return _constant(fn, left, right)
+        return _apply(fn, left, right)
+    if isinstance(node, ast.Call):
+        return _build_call(node, variables, depth)
+    raise _not_allowed(_describe(node))
+
+
+def _build_call(node: ast.Call, variables: dict[str, int], depth: int) -> Piece:
+    if not isinstance(node.func, ast.Name):
+        what = _describe(node.func) if isinstance(node.func, ast.Attribute) \
+            else "calling anything but a known function by its name"
+        raise _not_allowed(what)
+    name = node.func.id
+    if name in EXPRESSION_CONSTANTS:
+        raise ValueError(f"{name} is a constant, not a function")
+    if name not in EXPRESSION_FUNCTIONS:
+        raise ValueError(f"unknown function {name}; known: {', '.join(EXPRESSION_FUNCTIONS)}")
+    fn, params = EXPRESSION_FUNCTIONS[name]
+    usage = f"{name}({', '.join(params)})"
+    if node.keywords:
+        raise _not_allowed(f"a keyword argument (call {usage} with positional arguments)")
+    if any(isinstance(a, ast.Starred) for a in node.args):
+        raise _not_allowed(_FORBIDDEN[ast.Starred])
+    if len(node.args) != len(params):
+        raise ValueError(f"{name} takes {len(params)} argument(s), as in {usage}; "
+                         f"got {len(node.args)}")
+    return _apply(fn, *[_build(a, variables, depth + 1) for a in node.args])
+
+
+def _shorten(text: str, width: int = 60) -> str:
+    return repr(text if len(text) <= width else text[:width] + "...")
+
+
+def function_from_expression(expression: str) -> tuple[Callable, list[str]]:
+    """``"(a + b) * (a * b)"`` -> (a function of a and b, ["a", "b"]).
+
+    The expression is parsed, never run: it may hold only numbers, variables,
+    ``+ - * / **``, unary minus and plus, parentheses, the constants ``pi`` and ``e`` and
+    calls to the functions of ``EXPRESSION_FUNCTIONS`` (with positional arguments); anything
+    else raises ValueError saying what is allowed. Its variables are the other names, in
+    order of first appearance. The function applies Python's operators and the numpy
+    functions to the values it is given, so it traces like any numpy code.
+    """
+    if len(expression) > MAX_EXPRESSION_LENGTH:
+        raise ValueError(f"the expression has {len(expression)} characters; the limit is "
+                         f"{MAX_EXPRESSION_LENGTH}")
     try:
         tree = ast.parse(expression, mode="eval")
-    except SyntaxError as exc:
-        raise ValueError(f"cannot parse expression {expression!r}: {exc.msg}") from None
+    except (SyntaxError, ValueError, RecursionError, MemoryError) as exc:
+        reason = getattr(exc, "msg", None) or str(exc) or type(exc).__name__
+        raise ValueError(f"cannot parse expression {_shorten(expression)}: {reason}") from None
+    nodes = list(ast.walk(tree))  # breadth first, without recursion
+    if sum(isinstance(n, ast.expr) for n in nodes) > MAX_EXPRESSION_NODES:
+        raise ValueError(f"the expression has more than {MAX_EXPRESSION_NODES} terms, "
+                         "operators and calls")
     names: list[str] = []
-    for node in ast.walk(tree):
-        if isinstance(node, ast.Name) and node.id not in EXPRESSION_NAMESPACE \
-                and node.id not in names:
+    found = sorted((n for n in nodes if isinstance(n, ast.Name)),
+                   key=lambda n: (n.lineno, n.col_offset))
+    for node in found:
+        if node.id.startswith("_"):
+            raise _not_allowed(f"the name {node.id} (a name starting with _)")
+        if node.id not in EXPRESSION_NAMESPACE and node.id not in names:
             names.append(node.id)
-    names.sort(key=lambda n: expression.index(n))
-    code = compile(tree, "<expression>", "eval")
+    evaluate = _build(tree.body, {name: i for i, name in enumerate(names)}, 1)
+    if not callable(evaluate):  # a variable makes every piece above it a function
+        raise ValueError(f"the expression {_shorten(expression)} has no variables to "
+                         "differentiate by")
 
     def fun(*values):
-        return eval(code, {"__builtins__": {}}, {**EXPRESSION_NAMESPACE,
-                                                  **dict(zip(names, values))})
+        if len(values) != len(names):
+            raise TypeError(f"the expression takes {len(names)} value(s), for "
+                            f"{', '.join(names)}; got {len(values)}")
+        return evaluate(values)
 
     fun.__signature__ = inspect.Signature(  # type: ignore[attr-defined]
         [inspect.Parameter(n, inspect.Parameter.POSITIONAL_OR_KEYWORD) for n in names])

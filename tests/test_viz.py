@@ -42,6 +42,78 @@ def test_expression_becomes_a_function_of_its_variables_in_order():
         viz.function_from_expression("(a +")
 
 
+@pytest.mark.parametrize("expression, at, value, gradient", [
+    ("(a + b) * (a * b)", (3.0, 4.0), 84.0, (40.0, 33.0)),
+    ("-a ** 2", (3.0,), -9.0, (-6.0,)),  # -(a ** 2), as in Python
+    ("sqrt(a) / (1 + b)", (4.0, 1.0), 1.0, (0.125, -0.5)),
+    ("maximum(a, 0.5)", (2.0,), 2.0, (1.0,)),
+    ("maximum(a, 0.5)", (0.25,), 0.5, (0.0,)),
+    ("pi * a", (2.0,), 2 * np.pi, (np.pi,)),
+    ("2e-3 * a", (3.0,), 0.006, (0.002,)),
+    ("+a - -b", (1.0, 2.0), 3.0, (1.0, 1.0)),
+    ("clip(a, 0, 1) + where(b, a, 0) + sum(a) + e", (0.5, 1.0), 1.5 + np.e, (3.0, 0.0)),
+    ("a ** 2 ** 3", (2.0,), 256.0, (1024.0,)),  # ints become floats; 2 ** 3 is folded
+    ("2 ** a", (3.0,), 8.0, (8.0 * np.log(2.0),)),
+])
+def test_an_expression_traces_to_the_right_value_and_gradient(expression, at, value,
+                                                              gradient):
+    fun, names = viz.function_from_expression(expression)
+    table = viz.wengert_table(fun, *at)
+    assert table.primal.iloc[-1] == pytest.approx(value)
+    assert list(table.adjoint.iloc[:len(names)]) == pytest.approx(list(gradient))
+
+
+def test_variables_follow_their_first_appearance_and_make_the_signature():
+    import inspect
+
+    for expression, names in [("exp(b) + x", ["b", "x"]), ("x + exp(b)", ["x", "b"]),
+                              ("e * b + a * b", ["b", "a"]), ("(b +\n a)", ["b", "a"]),
+                              ("sin(sinx) + x", ["sinx", "x"])]:
+        fun, found = viz.function_from_expression(expression)
+        assert found == names, expression
+        assert list(inspect.signature(fun).parameters) == names
+    fun, _ = viz.function_from_expression("exp(b) + x")
+    assert fun(1.0, 2.0) == pytest.approx(np.e + 2.0)
+    with pytest.raises(TypeError, match="takes 2 value"):
+        fun(1.0)
+
+
+def test_an_expression_is_never_evaluated_as_python(monkeypatch):
+    import builtins
+
+    def refuse(*args, **kwargs):
+        raise AssertionError("eval/exec called")
+
+    monkeypatch.setattr(builtins, "eval", refuse)
+    monkeypatch.setattr(builtins, "exec", refuse)
+    fun, names = viz.function_from_expression("(a + b) * (a * b)")
+    assert fun(3.0, 4.0) == 84.0
+
+
+@pytest.mark.parametrize("expression, message", [
+    ("foo(a)", "unknown function foo; known: sin, cos, tan"),
+    ("a.real", "attribute access (a.b) is not allowed in an expression; allowed: numbers"),
+    ("sum(a, 0)", "sum takes 1 argument(s), as in sum(x); got 2"),
+    ("where(a, b)", "where takes 3 argument(s), as in where(condition, x, y); got 2"),
+    ("exp + a", "exp is a function: call it, as in exp(x)"),
+    ("a ** 64.5", "the exponent 64.5 is too large"),
+    ("9 ** 9 ** 9", "the exponent 387420489 is too large"),
+    ("3", "has no variables"),
+    ("1e999 * 0 + 10 ** 400 + a", "the exponent 400 is too large"),
+])
+def test_a_rejected_expression_raises_value_error_saying_why(expression, message):
+    with pytest.raises(ValueError) as info:
+        viz.function_from_expression(expression)
+    assert message in str(info.value) and "\n" not in str(info.value)
+
+
+def test_render_graph_refuses_an_unknown_format(tmp_path):
+    graph = viz.draw(viz.notebook_example, 3.0, 4.0)
+    with pytest.raises(ValueError, match=r"\.svg, \.png, \.pdf, \.dot"):
+        viz.render_graph(graph, tmp_path / "g.xyz")
+    assert list(tmp_path.iterdir()) == []
+
+
 @pytest.mark.parametrize("mode", ["forward", "reverse", "both"])
 def test_graph_labels_follow_the_mode(mode):
     source = viz.draw(viz.notebook_example, 3.0, 4.0, mode=mode).source

@@ -1,0 +1,544 @@
+"""The command line runs no code and emits no markup it was not asked to, and every bad input
+exits 2 with one line on stderr, never a traceback."""
+
+import errno
+import json
+import os
+import re
+import subprocess
+import sys
+from html.parser import HTMLParser
+from pathlib import Path
+
+import pandas as pd
+import pytest
+
+from admodes import cli, report, runner
+
+ENOSPC_MESSAGE = os.strerror(errno.ENOSPC)
+
+
+def _one_line_error(capsys, progress: bool = False) -> str:
+    err = capsys.readouterr().err
+    if progress:  # `run` prints "[1/2] name (preset)" before each experiment
+        err = "".join(line for line in err.splitlines(keepends=True)
+                      if not line.startswith("["))
+    assert err.startswith("admodes: error: ") and err.count("\n") == 1, err
+    assert "Traceback" not in err
+    return err
+
+
+def _files(folder: Path) -> set[Path]:
+    return set(folder.rglob("*"))
+
+
+# -- graph EXPRESSION: parsed, never run --------------------------------------------------
+
+HOSTILE_EXPRESSIONS = [
+    "a.__class__",
+    "a.__init__.__globals__",
+    "a.__init__.__globals__['__builtins__']['__import__']('os').system('touch x') or a",
+    "__import__('os')",
+    "__builtins__",
+    "_private + a",
+    "().__class__.__bases__[0].__subclasses__()",
+    "np.ctypeslib",
+    "np.savetxt('x', a)",
+    "np.sin(a)",
+    "open('x')",
+    "exec('1')",
+    "eval('1')",
+    "compile('1', 'x', 'eval')",
+    "getattr(a, 'b')",
+    "lambda: a",
+    "(lambda x: x)(a)",
+    "[a for a in b]",
+    "sum(x for x in (a, b))",
+    "{a: b}",
+    "[a, b]",
+    "(a, b)",
+    "a[0]",
+    "clip(a, min=0)",
+    "clip(a, 0)",
+    "sin(a, b)",
+    "sin(*a)",
+    "sin",
+    "pi(a)",
+    "foo(a)",
+    "'a'",
+    "'a' * a",
+    "b'a' + a",
+    "f'{a}'",
+    "True * a",
+    "None",
+    "1j * a",
+    "9**9**9",
+    "2**100000",
+    "a ** 65",
+    "a ** -1000",
+    "a ** 2 ** 10",
+    "1 / 0 + a",
+    "(-8) ** (1 / 3) * a",
+    "1" * 400 + " * a",
+    "+".join(["a"] * 2000),
+    "+".join(["a"] * 900),
+    "+".join(["a"] * 200),
+    "-" * 1500 + "a",
+    "(" * 500 + "a" + ")" * 500,
+    "sin(" * 100 + "a" + ")" * 100,
+    "a if b else c",
+    "a < b",
+    "a == b",
+    "a and b",
+    "not a",
+    "~a",
+    "a // b",
+    "a % b",
+    "a @ b",
+    "(a := 1)",
+    "a; b",
+    "import os",
+    "a\x00",
+    "",
+    "2 * 3",
+]
+
+
+@pytest.mark.parametrize("expression", HOSTILE_EXPRESSIONS,
+                         ids=[repr(e[:40]) for e in HOSTILE_EXPRESSIONS])
+def test_a_hostile_expression_exits_2_with_one_line_and_writes_nothing(
+        expression, tmp_path, monkeypatch, capsys):
+    monkeypatch.chdir(tmp_path)
+    before = _files(tmp_path)
+    out = tmp_path / "g.dot"
+    assert cli.main(["graph", expression, "--at", "1,2", "--out", str(out)]) == 2
+    _one_line_error(capsys)
+    assert _files(tmp_path) == before
+
+
+def test_an_expression_that_would_run_a_shell_command_runs_nothing(tmp_path, monkeypatch,
+                                                                   capsys):
+    monkeypatch.chdir(tmp_path)
+    marker = tmp_path / "marker"
+    expression = (f"a.__init__.__globals__['__builtins__']['__import__']('os')"
+                  f".system('touch {marker}') or a")
+    assert cli.main(["graph", expression, "--at", "1", "--out", str(tmp_path / "g.dot")]) == 2
+    assert "is not allowed in an expression" in _one_line_error(capsys)
+    assert not marker.exists() and not (tmp_path / "g.dot").exists()
+
+
+REJECTIONS = [
+    ("foo(a)", "unknown function foo; known: sin, cos, "),
+    ("a.b", "attribute access (a.b) is not allowed in an expression; allowed: numbers, "
+            "variables, + - * / **, unary minus, parentheses"),
+    ("np.exp(a)", "write exp(x), not np.exp(x)"),
+    ("clip(a, 0)", "clip takes 3 argument(s), as in clip(x, lo, hi); got 2"),
+    ("maximum(a, y=0)", "a keyword argument"),
+    ("2 ** 100000 * a", "the exponent 100000 is too large"),
+    ("9**9**9", "the exponent 387420489 is too large"),
+    ("+".join(["a"] * 2000), "the limit is 2000"),
+    ("+".join(["a"] * 900), "more than 500 terms"),
+    ("+".join(["a"] * 200), "nests more than 64 levels"),
+    ("(" * 500 + "a" + ")" * 500, "cannot parse expression"),
+    ("__import__('os')", "the name __import__ (a name starting with _)"),
+    ("'a'", "a string is not allowed"),
+    ("a < b", "a comparison (a < b) is not allowed"),
+]
+
+
+@pytest.mark.parametrize("expression, message", REJECTIONS,
+                         ids=[repr(e[:40]) for e, _ in REJECTIONS])
+def test_a_rejected_expression_says_what_is_wrong_and_what_is_allowed(expression, message,
+                                                                      capsys, tmp_path):
+    assert cli.main(["graph", expression, "--at", "1,2", "--out", str(tmp_path / "g.dot")]) == 2
+    assert message in _one_line_error(capsys)
+
+
+def test_a_long_flat_sum_under_the_limits_is_fine(tmp_path, capsys):
+    expression = "+".join(["a"] * 60)
+    assert cli.main(["graph", expression, "--at", "1", "--out", str(tmp_path / "g.dot")]) == 0
+    assert "60.0" in capsys.readouterr().out
+
+
+def test_variables_are_taken_in_order_of_first_appearance(tmp_path, capsys):
+    # "x" also occurs inside "exp": the order is by token, not by substring
+    out = tmp_path / "g.dot"
+    assert cli.main(["graph", "exp(b) + x", "--at", "1,2", "--out", str(out)]) == 0
+    printed = capsys.readouterr().out
+    assert re.search(r"^\s*0\s+b\s+input\s+1\.0", printed, flags=re.M), printed
+    assert re.search(r"^\s*1\s+x\s+input\s+2\.0", printed, flags=re.M), printed
+    assert "digraph" in out.read_text()
+
+
+def test_graph_help_says_a_script_is_run_and_an_expression_is_not(capsys):
+    with pytest.raises(SystemExit) as exit_info:
+        cli.main(["graph", "--help"])
+    assert exit_info.value.code == 0
+    text = " ".join(capsys.readouterr().out.split())
+    assert "imported and run as Python code" in text
+    assert "parsed, never run" in text
+    assert "clip(x, lo, hi)" in text
+
+
+def test_a_script_with_a_syntax_error_exits_2_with_one_line(tmp_path, capsys):
+    script = tmp_path / "f.py"
+    script.write_text("def f(x):\n    return x +\n")
+    assert cli.main(["graph", str(script), "--at", "1", "--out", str(tmp_path / "g.dot")]) == 2
+    assert "cannot import" in _one_line_error(capsys)
+
+
+# -- graph --out ----------------------------------------------------------------------------
+
+def test_an_unknown_graph_format_is_refused_up_front(tmp_path, monkeypatch, capsys):
+    monkeypatch.chdir(tmp_path)
+    assert cli.main(["graph", "a*b", "--at", "1,2", "--out", "g.xyz"]) == 2
+    captured = capsys.readouterr()
+    assert captured.out == ""  # refused before tracing or printing anything
+    assert captured.err.count("\n") == 1
+    for fmt in ("svg", "png", "pdf", "dot"):
+        assert fmt in captured.err
+    assert list(tmp_path.iterdir()) == []
+
+
+@pytest.mark.parametrize("where", ["file.txt/g.svg", "file.txt/sub/g.svg", "folder"])
+def test_a_graph_file_that_cannot_be_written_exits_2_with_one_line(where, tmp_path, capsys):
+    (tmp_path / "file.txt").write_text("")
+    (tmp_path / "folder.svg").mkdir()
+    target = tmp_path / where if where != "folder" else tmp_path / "folder.svg"
+    assert cli.main(["graph", "a*b", "--at", "1,2", "--out", str(target)]) == 2
+    captured = capsys.readouterr()
+    assert captured.out == ""  # refused before tracing or printing anything
+    assert captured.err.startswith("admodes: error: ") and captured.err.count("\n") == 1
+    assert (tmp_path / "file.txt").read_text() == ""
+
+
+def test_a_full_disk_while_drawing_exits_2_naming_the_file(tmp_path, monkeypatch, capsys):
+    original = Path.write_text
+
+    def full_disk(self, *args, **kwargs):
+        if self.suffix == ".dot":
+            raise OSError(errno.ENOSPC, ENOSPC_MESSAGE)  # as a failed write(): no file name
+        return original(self, *args, **kwargs)
+
+    monkeypatch.setattr(Path, "write_text", full_disk)
+    out = tmp_path / "g.dot"
+    assert cli.main(["graph", "a*b", "--at", "1,2", "--out", str(out)]) == 2
+    err = _one_line_error(capsys)
+    assert str(out) in err and ENOSPC_MESSAGE in err
+
+
+# -- run and report -------------------------------------------------------------------------
+
+class FakeExperiment:
+    """A stand-in for an experiment module: instant, with a results.csv of two rows."""
+
+    PRESETS = {"quick": {"seed": 0}, "full": {"seed": 0}}
+
+    @staticmethod
+    def run(config, show_progress=True):
+        return pd.DataFrame({"x": [1.0, 2.0]})
+
+    @staticmethod
+    def write_report(df, out_dir):
+        path = Path(out_dir) / "results.csv"
+        df.to_csv(path, index=False)
+        return [path]
+
+    @staticmethod
+    def findings(df):
+        return [f"{len(df)} rows, x sums to {df['x'].sum():g}"]
+
+
+@pytest.fixture
+def fake_experiment(monkeypatch):
+    monkeypatch.setattr(runner, "load", lambda name: FakeExperiment)
+    return "overhead"
+
+
+def _results(out: Path, name: str, csv: bytes = b"x\n1.0\n2.0\n",
+             meta: object | None = None) -> Path:
+    folder = out / name
+    folder.mkdir(parents=True)
+    (folder / "results.csv").write_bytes(csv)
+    if meta is not None:
+        text = meta if isinstance(meta, str) else json.dumps(meta)
+        (folder / "meta.json").write_text(text)
+    return folder
+
+
+@pytest.mark.parametrize("seed", ["-1", "4294967296", "many", "1.5"])
+def test_a_bad_seed_exits_2_with_one_line(seed, capsys):
+    assert cli.main(["run", "--seed", seed]) == 2
+    assert "--seed" in _one_line_error(capsys)
+
+
+@pytest.mark.parametrize("argv", [
+    ["frobnicate"],
+    ["run", "--preset", "slow"],
+    ["run", "--bogus"],
+    ["--bogus"],
+    ["graph"],
+    ["graph", "a", "--mode", "sideways", "--at", "1"],
+    ["report", "extra"],
+])
+def test_argparse_errors_are_one_line_and_exit_2(argv, capsys):
+    assert cli.main(argv) == 2
+    assert "--help" in _one_line_error(capsys)
+
+
+def test_run_into_a_path_below_a_file_exits_2(tmp_path, capsys, fake_experiment):
+    (tmp_path / "file.txt").write_text("")
+    for out in ("file.txt", "file.txt/reports", "file.txt/a/b"):
+        assert cli.main(["run", fake_experiment, "--out", str(tmp_path / out)]) == 2
+        assert "is a file, not a directory" in _one_line_error(capsys)
+
+
+def test_report_from_a_path_below_a_file_exits_2(tmp_path, capsys):
+    (tmp_path / "file.txt").write_text("")
+    assert cli.main(["report", "--out", str(tmp_path / "file.txt" / "reports")]) == 2
+    _one_line_error(capsys)
+
+
+def test_run_on_a_full_disk_exits_2_naming_the_file(tmp_path, monkeypatch, capsys,
+                                                     fake_experiment):
+    def full_disk(path, text):
+        raise OSError(errno.ENOSPC, ENOSPC_MESSAGE)
+
+    monkeypatch.setattr(runner, "write_atomic", full_disk)
+    out = tmp_path / "reports"
+    assert cli.main(["run", fake_experiment, "--out", str(out), "--no-progress"]) == 2
+    err = _one_line_error(capsys, progress=True)
+    assert str(out / fake_experiment / "meta.json") in err and ENOSPC_MESSAGE in err
+
+
+def test_report_on_a_full_disk_exits_2_naming_the_file(tmp_path, monkeypatch, capsys,
+                                                        fake_experiment):
+    out = tmp_path / "reports"
+    _results(out, fake_experiment)
+
+    def full_disk(path, text):
+        raise OSError(errno.ENOSPC, ENOSPC_MESSAGE)
+
+    monkeypatch.setattr(runner, "write_atomic", full_disk)
+    assert cli.main(["report", "--out", str(out)]) == 2
+    err = _one_line_error(capsys)
+    assert str(out / "REPORT.md") in err and ENOSPC_MESSAGE in err
+
+
+def test_report_from_good_fake_results_works(tmp_path, capsys, fake_experiment):
+    out = tmp_path / "reports"
+    _results(out, fake_experiment, meta={"preset": "quick", "seconds": 1.0})
+    assert cli.main(["report", "--out", str(out)]) == 0
+    assert "- 2 rows, x sums to 3" in (out / "REPORT.md").read_text()
+
+
+@pytest.mark.parametrize("csv, meta, bad_file, reason", [
+    (b"", None, "results.csv", "No columns"),
+    (b"x,y\n", None, "results.csv", "no rows"),
+    (b"\x89PNG\r\n\x1a\n\x00\x00\xff\xfe" * 64, None, "results.csv", "codec"),
+    (b"x\n1\n", "{not json", "meta.json", "not JSON"),
+    (b"x\n1\n", "", "meta.json", "not JSON"),
+    (b"x\n1\n", "[1, 2]", "meta.json", "an array where a JSON object is expected"),
+    (b"x\n1\n", '"text"', "meta.json", "a string where a JSON object is expected"),
+    (b"x\n1\n", "[" * 100_000, "meta.json", "not JSON"),
+    (b"x\n1\n", {"environment": "x86"}, "meta.json", "'environment' is a string"),
+    (b"x\n1\n", {"seconds": "soon"}, "meta.json", "'seconds' is a string"),
+    (b"x\n1\n", {"preset": ["quick"]}, "meta.json", "'preset' is an array"),
+    (b"y\n1\n", None, "results.csv", "KeyError"),  # findings() reads column x
+])
+def test_a_corrupt_result_file_exits_2_naming_it(csv, meta, bad_file, reason, tmp_path,
+                                                 capsys, fake_experiment):
+    out = tmp_path / "reports"
+    folder = _results(out, fake_experiment, csv, meta)
+    assert cli.main(["report", "--out", str(out)]) == 2
+    err = _one_line_error(capsys)
+    assert f"{folder / bad_file} is not a valid results file" in err
+    assert reason in err and f"rerun `admodes run {fake_experiment}`" in err
+
+
+def test_load_results_raises_a_value_error_for_a_corrupt_file(tmp_path):
+    _results(tmp_path, "overhead", b"")
+    with pytest.raises(runner.ResultsError, match="results.csv is not a valid") as info:
+        runner.load_results("overhead", tmp_path)
+    assert isinstance(info.value, ValueError)
+
+
+def test_results_of_the_wrong_form_for_a_real_experiment_exit_2(tmp_path, capsys):
+    out = tmp_path / "reports"
+    _results(out, "overhead", b"foo,bar\n1,2\n")
+    assert cli.main(["report", "--out", str(out)]) == 2
+    err = _one_line_error(capsys)
+    assert "overhead/results.csv is not a valid results file" in err
+    assert "the overhead experiment cannot interpret it" in err
+
+
+# -- the main loop: what it handles and what it does not ------------------------------------
+
+def test_a_bug_keeps_its_traceback(monkeypatch):
+    def buggy(args):
+        raise RuntimeError("a bug")
+
+    monkeypatch.setattr(cli, "_cmd_ops", buggy)
+    with pytest.raises(RuntimeError, match="a bug"):
+        cli.main(["ops"])
+
+
+def test_a_broken_pipe_exits_141_quietly(monkeypatch, capsys):
+    def reader_went_away(args):
+        raise BrokenPipeError(errno.EPIPE, "Broken pipe")
+
+    monkeypatch.setattr(cli, "_cmd_ops", reader_went_away)
+    assert cli.main(["ops"]) == 141
+    assert capsys.readouterr().err == ""
+
+
+def test_ops_into_head_prints_no_traceback():
+    result = subprocess.run(f"{sys.executable} -m admodes ops | head -1", shell=True,
+                            capture_output=True, text=True)
+    assert result.stdout.count("\n") == 1
+    assert "Traceback" not in result.stderr and "BrokenPipe" not in result.stderr
+    assert result.stderr == ""
+
+
+def test_a_reader_that_closed_the_pipe_gets_status_141_and_no_message():
+    # the read end is closed before the child has even imported admodes, so every write
+    # (at the latest the final flush) meets a closed pipe
+    child = subprocess.Popen([sys.executable, "-m", "admodes", "ops"],
+                             stdout=subprocess.PIPE, stderr=subprocess.PIPE)
+    child.stdout.close()
+    err = child.stderr.read()
+    child.stderr.close()
+    assert child.wait() == 141
+    assert err == b""
+
+
+# -- report.html: no live markup from file contents -----------------------------------------
+
+class _Tags(HTMLParser):
+    def __init__(self):
+        super().__init__()
+        self.tags: list[tuple[str, dict[str, str | None]]] = []
+
+    def handle_starttag(self, tag, attrs):
+        self.tags.append((tag, dict(attrs)))
+
+
+def _tags(page: str) -> list[tuple[str, dict[str, str | None]]]:
+    parser = _Tags()
+    parser.feed(page)
+    return parser.tags
+
+
+SAFE_TAGS = {"html", "head", "meta", "title", "style", "body", "h1", "h2", "h3", "h4", "h5",
+             "h6", "p", "ul", "li", "table", "tr", "td", "a", "img", "code", "strong"}
+
+
+def _assert_no_live_markup(page: str) -> None:
+    assert "<script" not in page.lower()
+    for tag, attrs in _tags(page):
+        assert tag in SAFE_TAGS, tag
+        assert set(attrs) <= {"charset", "href", "src", "alt"}, (tag, attrs)
+        for key in ("href", "src"):
+            url = (attrs.get(key) or "").strip().lower()
+            if key in attrs:
+                assert not url.startswith("//") and "\\" not in url, url
+                scheme = re.match(r"([a-z][a-z0-9+.-]*):", url)
+                assert scheme is None or scheme.group(1) in ("http", "https"), url
+
+
+HOSTILE_VALUES = {
+    "cpu_model": "![x](x' onerror='alert(1))",
+    "cores": "[y](javascript:alert(1))",
+    "python_version": "<script>alert(1)</script>",
+    "numpy_version": "<img src=x onerror=alert(1)>",
+    "admodes_version": "<a href='javascript:alert(1)'>x</a>",
+    "git_commit": '![i](x"onerror="alert`1`) \\',
+    "date": "today\n# a heading\n| a | cell |",
+    "blas": [{"internal_api": "[z](data:text/html,<script>alert(1)</script>)",
+              "version": "![p](javascript:alert(1))"}],
+}
+HOSTILE_SUMMARY = """\
+# summary
+
+| link | image |
+|---|---|
+| [y](javascript:alert(1)) | ![i](x" onerror="alert(1)) |
+| [Y](JaVaScRiPt:alert`1`) | ![i](x"onerror="alert`1`) |
+| [d](data:text/html;base64,PHNjcmlwdD4=) | ![v](vbscript:msgbox) |
+| [f](file:///etc/passwd) | [p](//evil.example/x) |
+| [b](\\\\evil.example\\x) | [c](\x01javascript:alert`1`) |
+| <script>alert(1)</script> | <img src=x onerror=alert(1)> |
+| [ok](https://example.com/x) | [rel](other.md) |
+"""
+
+
+def test_hostile_meta_and_summary_files_make_no_live_markup(tmp_path, fake_experiment):
+    out = tmp_path / "reports"
+    folder = _results(out, fake_experiment,
+                      meta={"preset": "q<script>alert(1)</script>", "seconds": 1,
+                            "environment": HOSTILE_VALUES})
+    (folder / "summary.md").write_text(HOSTILE_SUMMARY)
+    (folder / "a](javascript:alert(1)) <b onclick=x>.png").write_bytes(b"")
+    (folder / "plain_name.png").write_bytes(b"")
+    report.build(out)
+    page = (out / "report.html").read_text()
+    _assert_no_live_markup(page)
+    # the safe links of the summary stay links; the rest shows as text
+    hrefs = [attrs.get("href") for tag, attrs in _tags(page) if tag == "a"]
+    assert "https://example.com/x" in hrefs and "other.md" in hrefs
+    srcs = [attrs.get("src") for tag, attrs in _tags(page) if tag == "img"]
+    assert f"{fake_experiment}/plain_name.png" in srcs
+    assert "javascript:alert(1)" in page  # as text: &lt; and &gt; aside, shown as written
+
+    markdown = (out / "REPORT.md").read_text()
+    environment = markdown.split("## Environment", 1)[1].split("\n## ", 1)[0]
+    # no unescaped link, image or HTML tag starts in a value read from meta.json
+    assert not re.search(r"(?<!\\)\]\(", environment), environment
+    assert not re.search(r"(?<!\\)<", environment), environment
+    assert environment.count("\n- ") == 3  # the newlines of "date" do not start new lines
+    assert "!\\[x\\](x' onerror='alert(1))" in environment
+
+
+@pytest.mark.parametrize("markdown", [
+    "![x](x' onerror='alert(1))",
+    "![x](x'onerror='alert(1)')",
+    '![x](x"onerror="alert`1`)',
+    "[y](javascript:alert(1))",
+    "[y](javascript:alert`1`)",
+    "[y](JAVASCRIPT:alert`1`)",
+    "[y](data:text/html,hi)",
+    "[y](vbscript:x)",
+    "[y](file:///etc/passwd)",
+    "[y](//evil.example)",
+    "[y](\\\\evil.example)",
+    "[y](\tjavascript:x)",
+    "[y](\x01javascript:x)",
+    "<script>alert(1)</script>",
+    "**<b onmouseover=alert(1)>x</b>**",
+    "`<script>`",
+    "[`x`](javascript:x)",
+    "[![i](javascript:x)](javascript:y)",
+])
+def test_to_html_emits_no_live_markup(markdown):
+    page = report.to_html(f"# {markdown}\n\n- {markdown}\n\n| {markdown} |\n\n{markdown}\n",
+                          "<title>")
+    _assert_no_live_markup(page)
+
+
+def test_to_html_keeps_the_reports_own_markup():
+    page = report.to_html("- see [a/summary.md](a/summary.md) and **`x`**\n\n"
+                          "![graph](graphs/g.png)\n\n[site](https://example.com)\n\n"
+                          "![cost\\_curves](a/cost_curves.png)\n\n"
+                          "\\[not a link\\](x)", "t")
+    assert '<a href="a/summary.md">a/summary.md</a>' in page
+    assert "<strong><code>x</code></strong>" in page
+    assert '<img alt="graph" src="graphs/g.png">' in page
+    assert '<a href="https://example.com">site</a>' in page
+    assert "<p>[not a link](x)</p>" in page
+    assert '<img alt="cost_curves" src="a/cost_curves.png">' in page
+
+
+def test_markdown_text_escapes_what_could_start_markup():
+    assert report.markdown_text("![a](b) <c> *_|`\\") == "!\\[a\\](b) \\<c\\> \\*\\_\\|\\`\\\\"
+    assert report.markdown_text("one\ntwo\r\n\x00three") == "one two three"
+    assert report.markdown_text(None) == "None"
