@@ -9,6 +9,7 @@ silently dropping a derivative.
 
 from __future__ import annotations
 
+import inspect
 import math
 import operator
 from collections.abc import Callable
@@ -21,6 +22,32 @@ from .registry import OPS, _ndim, _shape
 
 UFUNCS: dict[Any, Any] = {op.ufunc: op for op in OPS.values() if op.ufunc is not None}
 
+
+def _nan_ignoring(pick: Callable) -> Callable:
+    """np.fmax / np.fmin from np.maximum / np.minimum: a NaN loses to a number.
+
+    Each NaN is first replaced by the other argument, so the derivative follows the
+    argument selected and ties keep pick's even split. Where both are NaN, pick sees
+    zeros and the result is x's NaN: no NaN reaches pick's partials, where a 0 * NaN
+    would spread into the derivatives of other elements. Without NaNs this is pick."""
+
+    def zero_nans(v, nan):
+        # a Python float stays one: np.where would make it a float64 array, promoting
+        # float32 arguments
+        return (0.0 if nan else v) if isinstance(v, float) else np.where(nan, 0.0, v)
+
+    def composite(x, y):
+        x_nan, y_nan = np.isnan(concrete(x)), np.isnan(concrete(y))
+        if not (np.any(x_nan) or np.any(y_nan)):
+            return pick(x, y)
+        picked = pick(np.where(x_nan, zero_nans(y, y_nan), x),
+                      np.where(y_nan, zero_nans(x, x_nan), y))
+        both = x_nan & y_nan
+        return np.where(both, x, picked) if np.any(both) else picked
+
+    return composite
+
+
 # ufuncs with no primitive of their own, written in terms of the ones that have one
 COMPOSITE_UFUNCS: dict[Any, Callable] = {
     # constants as Python floats, which do not promote float32 (numpy scalars would)
@@ -28,8 +55,8 @@ COMPOSITE_UFUNCS: dict[Any, Callable] = {
     np.log10: lambda x: np.log(x) * (1 / math.log(10.0)),
     np.exp2: lambda x: np.exp(x * math.log(2.0)),
     np.reciprocal: lambda x: 1 / x,
-    np.fmax: lambda x, y: np.maximum(x, y),
-    np.fmin: lambda x, y: np.minimum(x, y),
+    np.fmax: _nan_ignoring(np.maximum),
+    np.fmin: _nan_ignoring(np.minimum),
 }
 
 
@@ -41,6 +68,57 @@ def _unsupported(what: str) -> TypeError:
     )
 
 
+# Every handler below computes what numpy computes or refuses, naming the argument it
+# cannot honour: an argument dropped quietly would give a different number, unannounced.
+
+_NOT_GIVEN: Any = object()  # an argument the caller left out (numpy's defaults vary)
+
+
+def _refuse_out(func: str, out: Any) -> None:
+    if out is not None:
+        raise TypeError(f"{func}(..., out=...) is not supported on traced values: traced "
+                        f"arrays are never written in place; use the return value")
+
+
+def _refuse(func: str, /, **flags: bool) -> None:
+    """Raise naming every keyword flagged True: one that the handler does not implement."""
+    names = [name for name, given in flags.items() if given]
+    if names:
+        listed = ", ".join(f"{name}=..." for name in names)
+        raise TypeError(f"{func}(..., {listed}) is not supported on traced values: admodes "
+                        f"does not implement {'that argument' if len(names) == 1 else 'those'}")
+
+
+def _is_true(value: Any) -> bool:
+    # where=True, numpy's "every element", also spelt np.True_
+    return value is True or (isinstance(value, np.bool_) and bool(value))
+
+
+# the keywords every ufunc takes, with the values that change nothing
+_UFUNC_DEFAULTS = {"where": True, "casting": "same_kind", "order": "K", "dtype": None,
+                   "subok": True, "signature": None}
+
+
+def _refuse_ufunc_kwargs(func: str, kwargs: dict) -> None:
+    def is_default(name, value):
+        default = _UFUNC_DEFAULTS.get(name, _NOT_GIVEN)
+        if default is True:
+            return _is_true(value)
+        return value is default or (isinstance(default, str) and value == default)
+
+    _refuse(func, **{name: not is_default(name, v) for name, v in kwargs.items()})
+
+
+_ORDERS = ("C", "F", "A", "K")
+
+
+def _check_order(func: str, order: Any, supported: tuple[str, ...]) -> None:
+    if order not in _ORDERS:
+        raise ValueError(f"order must be one of 'C', 'F', 'A', or 'K' (got {order!r})")
+    if order not in supported:
+        raise TypeError(f"{func}(..., order={order!r}) is not supported on traced values: "
+                        f"that order follows the memory layout, which tracing does not "
+                        f"keep; use order='C' or order='F'")
 
 
 def _array_ufunc(self, ufunc, method, *inputs, **kwargs):
@@ -159,18 +237,35 @@ def index_params(shape: tuple[int, ...], key: Any) -> dict:
 
 
 def _reduce(name):
-    def handler(a, axis=None, dtype=None, out=None, keepdims=False, **kw):
-        if dtype is not None or out is not None or kw:
-            raise TypeError(f"np.{name} on traced values supports only axis and keepdims")
-        return OPS[name](a, axis=normalize_axis(axis, _ndim(a)), keepdims=bool(keepdims))
+    op, func = OPS[name], f"np.{name}"
+
+    def handler(a, axis=None, dtype=None, out=None, keepdims=False, initial=_NOT_GIVEN,
+                where=_NOT_GIVEN):
+        if out is not None or initial is not _NOT_GIVEN or where is not _NOT_GIVEN:
+            _refuse_out(func, out)
+            _refuse(func, initial=initial is not _NOT_GIVEN,
+                    where=where is not _NOT_GIVEN and not _is_true(where))
+        if dtype is not None:  # numpy reduces in dtype: cast first (float dtypes only)
+            a = _astype(a, dtype)
+        return op(a, axis=normalize_axis(axis, _ndim(a)), keepdims=bool(keepdims))
+
+    return handler
+
+
+def _reduce_without_dtype(name):
+    # np.max and np.min take no dtype: their third positional argument is out
+    reduce = _reduce(name)
+
+    def handler(a, axis=None, out=None, keepdims=False, initial=_NOT_GIVEN, where=_NOT_GIVEN):
+        return reduce(a, axis, None, out, keepdims, initial, where)
 
     return handler
 
 
 HANDLERS[np.sum] = _reduce("sum")
 HANDLERS[np.mean] = _reduce("mean")
-HANDLERS[np.max] = HANDLERS[np.amax] = _reduce("max")
-HANDLERS[np.min] = HANDLERS[np.amin] = _reduce("min")
+HANDLERS[np.max] = HANDLERS[np.amax] = _reduce_without_dtype("max")
+HANDLERS[np.min] = HANDLERS[np.amin] = _reduce_without_dtype("min")
 HANDLERS[np.prod] = _reduce("prod")
 
 
@@ -191,19 +286,24 @@ def _resolve_shape(shape: Any, size: int) -> tuple[int, ...]:
 
 @handles(np.reshape)
 def reshape(a, shape=None, order="C", *, newshape=None, copy=None):
-    if order != "C":
-        raise TypeError("only order='C' reshapes are supported on traced values")
+    # copy only decides whether numpy may share memory; a traced value is never written
+    # in place, so no caller can tell a view from a copy. (newshape: numpy < 2.4.)
+    _check_order("np.reshape", order, ("C", "F"))
     shape = newshape if shape is None else shape
     in_shape = _shape(a)
     new = _resolve_shape(shape, math.prod(in_shape))
     if new == in_shape:
         return a
+    if order == "F":  # Fortran order is C order with every axis reversed
+        return transpose(reshape(transpose(a), new[::-1]))
     return OPS["reshape"](a, shape=new, in_shape=in_shape)
 
 
 @handles(np.ravel)
 def ravel(a, order="C"):
-    return reshape(a, (-1,), order)
+    # 'A' and 'K' follow the memory layout; with at most one axis every order agrees
+    _check_order("np.ravel", order, ("C", "F") if _ndim(a) > 1 else _ORDERS)
+    return reshape(a, (-1,), "F" if order == "F" else "C")
 
 
 @handles(np.transpose)
@@ -211,8 +311,9 @@ def transpose(a, axes=None):
     nd = _ndim(a)
     if axes is None:
         axes = tuple(range(nd - 1, -1, -1))
-    axes = tuple(operator.index(x) % nd for x in axes) if nd else ()
-    if sorted(axes) != list(range(nd)):
+    else:  # an int is a permutation of one axis, as in x.transpose(0) on a vector
+        axes = tuple(s % nd for s in normalize_axis(axes, nd))
+    if len(axes) != nd:
         raise ValueError(f"axes {axes} don't match array of {nd} dimensions")
     if axes == tuple(range(nd)):
         return a
@@ -233,6 +334,9 @@ def moveaxis(a, source, destination):
     nd = _ndim(a)
     src = [s % nd for s in normalize_axis(source, nd)]
     dst = [d % nd for d in normalize_axis(destination, nd)]
+    if len(src) != len(dst):
+        raise ValueError("`source` and `destination` arguments must have the same number "
+                         "of elements")
     order = [i for i in range(nd) if i not in src]
     for d, s in sorted(zip(dst, src)):
         order.insert(d, s)
@@ -262,34 +366,56 @@ def squeeze(a, axis=None):
 
 
 @handles(np.broadcast_to)
-def broadcast_to(a, shape, subok=False):
+def broadcast_to(array, shape, subok=False):
+    # subok only matters for ndarray subclasses; the result is a traced value either way
     shape = (shape,) if isinstance(shape, (int, np.integer)) else tuple(shape)
-    in_shape = _shape(a)
+    in_shape = _shape(array)
     if np.broadcast_shapes(in_shape, shape) != shape:
         raise ValueError(f"cannot broadcast a value of shape {in_shape} to {shape}")
     if in_shape == shape:
-        return a
-    return OPS["broadcast_to"](a, shape=shape, in_shape=in_shape)
+        return array
+    return OPS["broadcast_to"](array, shape=shape, in_shape=in_shape)
 
 
-@handles(np.concatenate)
-def concatenate(arrays, axis=0, out=None, dtype=None, casting=None):
-    arrays = list(arrays)
+def _dtype_of(x: Any) -> np.dtype:
+    return result_dtype(x) if isinstance(x, Tracer) else np.asarray(x).dtype
+
+
+def _join(func, arrays, axis, out, dtype, casting):
+    """np.concatenate with numpy's dtype and casting: join, then cast the result."""
+    _refuse_out(func, out)
     if axis is None:
         arrays, axis = [ravel(x) for x in arrays], 0
     nd = _ndim(arrays[0])
     if nd == 0:
         raise ValueError("zero-dimensional arrays cannot be concatenated")
-    return OPS["concatenate"](*arrays, axis=normalize_axis(axis, nd)[0])
+    joined = OPS["concatenate"](*arrays, axis=normalize_axis(axis, nd)[0])
+    if dtype is None and casting == "same_kind":
+        return joined  # the common dtype of the inputs is reached by a same-kind cast
+    target = _dtype_of(joined) if dtype is None else np.dtype(dtype)
+    for x in arrays:  # numpy casts each input to the result's dtype under this rule
+        if not np.can_cast(_dtype_of(x), target, casting):
+            raise TypeError(f"{func}(..., casting={casting!r}) cannot cast {_dtype_of(x)} "
+                            f"to {target}, and neither can numpy")
+    # joining in the inputs' common dtype and casting once gives numpy's numbers: each
+    # float converts exactly to the wider of two float dtypes
+    return _astype(joined, target)
+
+
+@handles(np.concatenate)
+def concatenate(arrays, axis=0, out=None, *, dtype=None, casting="same_kind"):
+    return _join("np.concatenate", list(arrays), axis, out, dtype, casting)
 
 
 @handles(np.stack)
-def stack(arrays, axis=0, out=None, dtype=None, casting=None):
+def stack(arrays, axis=0, out=None, *, dtype=None, casting="same_kind"):
     arrays = list(arrays)
-    shapes = {_shape(x) for x in arrays}
-    if len(shapes) != 1:
+    if not arrays:
+        raise ValueError("need at least one array to stack")
+    if len({_shape(x) for x in arrays}) != 1:
         raise ValueError("all input arrays must have the same shape")
-    return concatenate([expand_dims(x, axis) for x in arrays], axis=axis)
+    return _join("np.stack", [expand_dims(x, axis) for x in arrays], axis, out, dtype,
+                 casting)
 
 
 @handles(np.where)
@@ -300,16 +426,28 @@ def where(condition, x=None, y=None):
 
 
 @handles(np.clip)
-def clip(a, a_min=None, a_max=None, out=None, *, min=None, max=None, **kwargs):
-    lo = a_min if a_min is not None else min
-    hi = a_max if a_max is not None else max
-    lo = -np.inf if lo is None else lo
-    hi = np.inf if hi is None else hi
+def clip(a, a_min=_NOT_GIVEN, a_max=_NOT_GIVEN, out=None, *, min=_NOT_GIVEN, max=_NOT_GIVEN,
+         **kwargs):
+    _refuse_out("np.clip", out)
+    _refuse_ufunc_kwargs("np.clip", kwargs)
+    # numpy's rules: both bounds positionally, or any of them as min= / max=
+    if a_min is _NOT_GIVEN and a_max is _NOT_GIVEN:
+        a_min = None if min is _NOT_GIVEN else min
+        a_max = None if max is _NOT_GIVEN else max
+    elif a_min is _NOT_GIVEN or a_max is _NOT_GIVEN:
+        missing = "a_min" if a_min is _NOT_GIVEN else "a_max"
+        raise TypeError(f"clip() missing 1 required positional argument: '{missing}'")
+    elif min is not _NOT_GIVEN or max is not _NOT_GIVEN:
+        raise ValueError("Passing `min` or `max` keyword argument when `a_min` and `a_max` "
+                         "are provided is forbidden.")
+    lo = -np.inf if a_min is None else a_min
+    hi = np.inf if a_max is None else a_max
     return OPS["clip"](a, lo, hi)
 
 
 @handles(np.dot)
 def dot(a, b, out=None):
+    _refuse_out("np.dot", out)
     if _ndim(a) == 0 or _ndim(b) == 0:
         return a * b
     if _ndim(a) > 2 or _ndim(b) > 2:
@@ -319,19 +457,81 @@ def dot(a, b, out=None):
 
 @handles(np.outer)
 def outer(a, b, out=None):
+    _refuse_out("np.outer", out)
     return reshape(a, (-1, 1)) * reshape(b, (1, -1))
 
 
 @handles(np.linalg.norm)
 def norm(x, ord=None, axis=None, keepdims=False):
-    if ord not in (None, 2, "fro") or (ord == 2 and _ndim(x) != 1 and axis is None):
-        raise _unsupported(f"np.linalg.norm with ord={ord!r}")
-    return np.sqrt(np.sum(x * x, axis=axis, keepdims=keepdims))
+    """numpy's norms, step by step as numpy takes them, from the registered ops; the
+    norms that need singular values refuse by name."""
+    if math.prod(_shape(x)) == 0:  # no element to differentiate: numpy's own value
+        return np.linalg.norm(concrete(x), ord, axis, keepdims)
+    nd = _ndim(x)
+    if axis is None:
+        # numpy's shortcut: the 2-norm of all the elements (any ndim when ord is None)
+        if ord is None or (ord in ("f", "fro") and nd == 2) or (ord == 2 and nd == 1):
+            ret = np.sqrt(np.sum(x * x))
+            return reshape(ret, (1,) * nd) if keepdims else ret
+        axis = tuple(range(nd))
+    elif not isinstance(axis, tuple):
+        try:
+            axis = (int(axis),)
+        except (TypeError, ValueError) as e:
+            raise TypeError("'axis' must be None, an integer or a tuple of integers") from e
+    if len(axis) == 1:
+        return _vector_norm(x, ord, axis, keepdims)
+    if len(axis) == 2:
+        return _matrix_norm(x, ord, axis, keepdims)
+    raise ValueError("Improper number of dimensions to norm.")
+
+
+def _vector_norm(x, ord, axis, keepdims):
+    if isinstance(ord, str):
+        raise ValueError(f"Invalid norm order '{ord}' for vectors")
+    if ord is None or ord == 2:
+        return np.sqrt(np.sum(x * x, axis=axis, keepdims=keepdims))
+    if ord == 0:  # the count of nonzero elements has no derivative: numpy's own value
+        return np.linalg.norm(concrete(x), 0, axis, keepdims)
+    a = np.abs(x)
+    if ord == np.inf:
+        return np.max(a, axis=axis, keepdims=keepdims)
+    if ord == -np.inf:
+        return np.min(a, axis=axis, keepdims=keepdims)
+    if ord == 1:
+        return np.sum(a, axis=axis, keepdims=keepdims)
+    s = np.sum(a ** ord, axis=axis, keepdims=keepdims)
+    return s ** np.reciprocal(ord, dtype=result_dtype(s))  # numpy's exponent, its dtype
+
+
+def _matrix_norm(x, ord, axis, keepdims):
+    nd = _ndim(x)
+    row, col = (normalize_axis(operator.index(a), nd)[0] for a in axis)
+    if row == col:
+        raise ValueError("Duplicate axes given.")
+    if ord in (2, -2, "nuc"):
+        raise TypeError(f"np.linalg.norm with ord={ord!r} on a matrix needs singular "
+                        f"values, which admodes cannot differentiate yet")
+    if ord is None or ord in ("f", "fro"):
+        ret = np.sqrt(np.sum(x * x, axis=(row, col), keepdims=True))
+    elif ord in (1, -1, np.inf, -np.inf):
+        # 1: the largest column sum of |x|; inf: the largest row sum; negative: smallest
+        summed, across = (row, col) if ord in (1, -1) else (col, row)
+        pick = np.max if ord > 0 else np.min
+        ret = pick(np.sum(np.abs(x), axis=summed, keepdims=True), axis=across, keepdims=True)
+    else:
+        raise ValueError("Invalid norm order for matrices.")
+    if keepdims:
+        return ret
+    return reshape(ret, tuple(n for i, n in enumerate(_shape(x)) if i - nd not in (row, col)))
 
 
 @handles(np.copy)
 def copy(a, order="K", subok=False):
-    return a  # traced values are never modified in place
+    # order and subok shape a plain copy's memory; a traced value is never modified in
+    # place, so it is its own copy
+    _check_order("np.copy", order, _ORDERS)
+    return a
 
 
 @handles(np.shape)
@@ -349,27 +549,23 @@ def size(a, axis=None):
     return np.size(concrete(a), axis)
 
 
-def _constant_like(fill):
-    def handler(a, dtype=None, order="K", subok=True, shape=None, **kw):
-        s = _shape(a) if shape is None else shape
-        return np.full(s, fill, dtype=dtype or result_dtype(a))
-
-    return handler
-
-
-HANDLERS[np.zeros_like] = _constant_like(0)
-HANDLERS[np.ones_like] = _constant_like(1)
-HANDLERS[np.empty_like] = _constant_like(0)
+def _out_position(func) -> int | None:
+    try:
+        params = list(inspect.signature(func).parameters)
+    except (TypeError, ValueError):  # a builtin without a signature
+        return None
+    return params.index("out") if "out" in params else None
 
 
-@handles(np.full_like)
-def full_like(a, fill_value, dtype=None, order="K", subok=True, shape=None):
-    return _constant_like(concrete(fill_value))(a, dtype=dtype, shape=shape)
+def _on_concrete(func, name=None):
+    # functions whose result has no derivative: numpy applies them to the plain values,
+    # with every argument as given
+    out_at, name = _out_position(func), name or f"np.{func.__name__}"
 
-
-def _on_concrete(func):
-    # functions whose result has no derivative: apply them to the plain values
     def handler(*args, **kwargs):
+        out = args[out_at] if out_at is not None and len(args) > out_at else kwargs.get("out")
+        if isinstance(out, Tracer):  # numpy would overwrite the traced value's primal
+            _refuse_out(name, out)
         args = [[concrete(v) for v in a] if isinstance(a, (list, tuple)) else concrete(a)
                 for a in args]
         return func(*args, **{k: concrete(v) for k, v in kwargs.items()})
@@ -379,18 +575,36 @@ def _on_concrete(func):
 
 for _f in (np.argmax, np.argmin, np.argsort, np.nonzero, np.isclose, np.allclose,
            np.array_equal, np.count_nonzero, np.result_type, np.any, np.all,
-           np.sign, np.isfinite, np.isnan, np.shape):
+           np.sign, np.isfinite, np.isnan, np.shape, np.zeros_like, np.ones_like):
     HANDLERS[_f] = _on_concrete(_f)
 HANDLERS[np.shape] = shape
+# any content will do for an empty array: zeros, the same on every run
+HANDLERS[np.empty_like] = _on_concrete(np.zeros_like, "np.empty_like")
+
+
+@handles(np.full_like)
+def full_like(a, fill_value, *args, **kwargs):
+    # dtype, order, subok, shape and device go to numpy, which builds the result
+    if not isinstance(fill_value, Tracer):
+        return np.full_like(concrete(a), fill_value, *args, **kwargs)
+    # a traced fill keeps its derivative: broadcast to numpy's result, in its dtype
+    like = np.empty_like(concrete(a), *args, **kwargs)
+    return _astype(broadcast_to(fill_value, like.shape), like.dtype)
 
 
 # -- methods and operators on tracers -------------------------------------------------
 
 
 def _method_reduce(name):
-    def method(self, axis=None, dtype=None, out=None, keepdims=False):
-        return HANDLERS[getattr(np, name)](self, axis=axis, dtype=dtype, out=out,
-                                           keepdims=keepdims)
+    # ndarray's signatures: keepdims, initial and where are keyword-only, and max and min
+    # take no dtype; the handler implements or refuses each of them
+    handler = HANDLERS[getattr(np, name)]
+    if name in ("max", "min"):
+        def method(self, axis=None, out=None, **kwargs):
+            return handler(self, axis, out=out, **kwargs)
+    else:
+        def method(self, axis=None, dtype=None, out=None, **kwargs):
+            return handler(self, axis, dtype, out, **kwargs)
 
     return method
 
@@ -399,8 +613,34 @@ def _shape_arg(args):
     return args[0] if len(args) == 1 else args
 
 
-def _astype(self, dtype, copy=True):
+def _method_reshape(self, *shape, order="C", copy=None):
+    if not shape:
+        raise TypeError("reshape() takes exactly 1 argument (0 given)")
+    return reshape(self, _shape_arg(shape), order, copy=copy)
+
+
+def _method_transpose(self, *axes):
+    # x.transpose(), x.transpose(None), x.transpose((1, 0)), x.transpose(1, 0), x.transpose(0)
+    return transpose(self, _shape_arg(axes) if axes else None)
+
+
+def _method_clip(self, min=None, max=None, out=None, **kwargs):
+    return clip(self, min, max, out, **kwargs)
+
+
+def _method_copy(self, order="C"):
+    _check_order("x.copy", order, _ORDERS)
+    return self  # traced values are never modified in place
+
+
+def _astype(self, dtype, order="K", casting="unsafe", subok=True, copy=True):
+    # order, subok and copy only shape a plain array's memory, which a traced value has
+    # none of to share or lay out
+    _check_order("x.astype", order, _ORDERS)
     dtype = np.dtype(dtype)
+    if casting != "unsafe" and not np.can_cast(self.dtype, dtype, casting):
+        raise TypeError(f"x.astype({dtype}, casting={casting!r}): cannot cast {self.dtype} "
+                        f"to {dtype} under that rule, and neither can numpy")
     if dtype == self.dtype:
         return self
     if dtype.kind != "f":
@@ -428,7 +668,10 @@ def _op(name, reflected=False):
     return method
 
 
-def _pow(self, other):
+def _pow(self, other, modulo=None):
+    if modulo is not None:  # pow(x, y, m): an integer operation, with no derivative
+        raise TypeError("pow() with a modulus is not differentiable: pow(x, y, mod) on "
+                        "a traced value is not supported")
     if isinstance(other, (int, float)) and other == 2:
         return OPS["square"](self)
     return OPS["power"](self, other)
@@ -456,14 +699,14 @@ _METHODS: dict[str, Any] = {
     "sum": _method_reduce("sum"), "mean": _method_reduce("mean"),
     "max": _method_reduce("max"), "min": _method_reduce("min"),
     "prod": _method_reduce("prod"),
-    "reshape": lambda self, *shape, order="C": reshape(self, _shape_arg(shape), order),
-    "transpose": lambda self, *axes: transpose(self, _shape_arg(axes) if axes else None),
+    "reshape": _method_reshape, "transpose": _method_transpose,
     "T": property(lambda self: transpose(self)),
     "swapaxes": swapaxes, "squeeze": squeeze, "ravel": ravel, "flatten": ravel,
-    "dot": dot, "clip": lambda self, lo=None, hi=None: clip(self, lo, hi),
-    "astype": _astype, "copy": lambda self: self,
-    "argmax": lambda self, axis=None: np.argmax(concrete(self), axis=axis),
-    "argmin": lambda self, axis=None: np.argmin(concrete(self), axis=axis),
+    "dot": dot, "clip": _method_clip, "astype": _astype, "copy": _method_copy,
+    "argmax": lambda self, axis=None, out=None, *, keepdims=False: np.argmax(
+        concrete(self), axis, out, keepdims=keepdims),
+    "argmin": lambda self, axis=None, out=None, *, keepdims=False: np.argmin(
+        concrete(self), axis, out, keepdims=keepdims),
 }
 for _name, _fn in _METHODS.items():
     setattr(Tracer, _name, _fn)
