@@ -257,19 +257,20 @@ def note_rule(op, primals, params, out, derivative) -> None:
 
 # -- what may flow through a trace ------------------------------------------------------
 
-_REAL = np.dtype(np.float64)
-
-
-def check_real(op, out: Any) -> None:
-    """Refuse a complex value computed inside a traced computation: the rules are those
-    of real functions, so it would give a plausible wrong derivative."""
-    if type(out) is not float and (type(out) is complex
-                                   or getattr(out, "dtype", _REAL).kind == "c"):
+def check_constant(op, c: Any) -> None:
+    """Refuse a complex constant entering a traced computation: the rules are those of
+    real functions, so it would give a plausible wrong derivative. The inputs of every
+    transformation are checked to be real, so complex values can only come in as
+    constants, and checking those (not every result) keeps the hot paths cheap."""
+    if isinstance(c, (float, int, Tracer)):  # a tracer's value was checked at its level
+        return
+    if c.dtype.kind == "c" if isinstance(c, np.ndarray) else np.iscomplexobj(c):
         raise TypeError(
-            f"np.{op.name} gave a complex value ({result_dtype(out)}) inside a traced computation; "
-            f"admodes differentiates real computations only, so complex intermediates are "
-            f"refused rather than pushed through real derivative rules. Keep the "
-            f"computation real (np.cos(x) and np.sin(x) instead of np.exp(1j * x)).")
+            f"np.{op.name} of a complex value ({np.result_type(c)}) inside a traced "
+            f"computation; admodes differentiates real computations only, so complex "
+            f"intermediates are refused rather than pushed through real derivative rules. "
+            f"Keep the computation real (np.cos(x) and np.sin(x) instead of "
+            f"np.exp(1j * x)).")
 
 
 def describe_origin(origin: tuple[str, Any]) -> str:
@@ -307,10 +308,7 @@ def bind(op, *args, **params):
     if top is None:
         if _counters:
             _note_op(op, args, params)
-        out = op.impl(*args, **params)
-        if not op.nondiff:
-            check_real(op, out)
-        return out
+        return op.impl(*args, **params)
     if op.nondiff:
         return bind(op, *[concrete(a) for a in args], **params)
     return top._trace.process(op, args, params)

@@ -10,7 +10,7 @@ from __future__ import annotations
 
 from typing import Any
 
-from .core import NO_PARAMS, Tracer, _counters, bind, check_real, escaped, new_level, note_rule
+from .core import NO_PARAMS, Tracer, _counters, bind, check_constant, escaped, new_level, note_rule
 
 
 class ForwardTrace:
@@ -40,12 +40,14 @@ class ForwardTrace:
                             for a in args)
             tangents = tuple(a.tangent if type(a) is Dual and a._trace is self else None
                              for a in args)
+            for a, t in zip(primals, tangents):
+                if t is None and type(a) is not float:
+                    check_constant(op, a)
             nested = any(isinstance(p, Tracer) for p in primals)
         if nested or _counters:
             out = bind(op, *primals, **params)  # a lower level still watches an input
         else:
             out = op.impl(*primals, **params)
-            check_real(op, out)
         tangent = op.jvp(primals, tangents, out, params)
         if _counters:
             note_rule(op, primals, params, out, tangent)
@@ -62,15 +64,18 @@ class ForwardTrace:
             a, ta = a.primal, a.tangent
         else:
             ta = None
+            if type(a) is not float:
+                check_constant(op, a)
         if type(b) is Dual and b._trace is self:
             b, tb = b.primal, b.tangent
         else:
             tb = None
+            if type(b) is not float:
+                check_constant(op, b)
         if _counters or isinstance(a, Tracer) or isinstance(b, Tracer):
             out = bind(op, a, b)  # a lower level still watches an input
         else:
             out = op.impl(a, b)
-            check_real(op, out)
         tangent = op.jvp((a, b), (ta, tb), out, NO_PARAMS)
         if _counters:
             note_rule(op, (a, b), NO_PARAMS, out, tangent)

@@ -20,7 +20,7 @@ from .core import (
     Tracer,
     _counters,
     bind,
-    check_real,
+    check_constant,
     concrete,
     escaped,
     new_level,
@@ -106,6 +106,9 @@ class Tape:
             nested = isinstance(a, Tracer)
         else:
             mine = [type(a) is Var and a._trace is self for a in args]
+            for a, m in zip(args, mine):
+                if not m and type(a) is not float:
+                    check_constant(op, a)
             primals = tuple(a.primal if m else a for a, m in zip(args, mine))
             parents = tuple(a._index if m else -1 for a, m in zip(args, mine))
             wanted = tuple(mine)
@@ -114,7 +117,6 @@ class Tape:
             out = bind(op, *primals, **params)  # a lower level still watches an input
         else:
             out = op.impl(*primals, **params)
-            check_real(op, out)
         nodes = self.nodes
         nodes.append((op, parents, primals, out, params, wanted))
         return Var(out, self, len(nodes) - 1)
@@ -128,15 +130,18 @@ class Tape:
             ia, a = a._index, a.primal
         else:
             ia = -1
+            if type(a) is not float:
+                check_constant(op, a)
         if type(b) is Var and b._trace is self:
             ib, b = b._index, b.primal
         else:
             ib = -1
+            if type(b) is not float:
+                check_constant(op, b)
         if _counters or isinstance(a, Tracer) or isinstance(b, Tracer):
             out = bind(op, a, b)  # a lower level still watches an input
         else:
             out = op.impl(a, b)
-            check_real(op, out)
         nodes = self.nodes
         index = len(nodes)
         nodes.append((op, (ia, ib), (a, b), out, NO_PARAMS,
