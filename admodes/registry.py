@@ -161,10 +161,11 @@ def _guarded_product(d: Any, t: Any) -> Any:
     if type(dc) is float:
         if math.isfinite(dc):
             return d * t
-        return 0.0 * t if concrete(t) == 0 else d * t
-    finite = np.isfinite(dc)
-    if finite.all():
-        return d * t
+        finite = np.False_
+    else:
+        finite = np.isfinite(dc)
+        if finite.all():
+            return d * t
     bad = ~finite & (concrete(t) == 0)
     if not bad.any():
         return d * t  # inf times a real move: the honest answer is infinite

@@ -51,6 +51,18 @@ def test_an_infinite_partial_times_an_exact_zero_is_zero_and_stays_quiet():
         assert ad.grad(lambda x: np.sum(np.sqrt(x)))(np.array([0.0, 4.0]))[0] == np.inf
 
 
+@pytest.mark.parametrize("jac", [ad.jacfwd, ad.jacrev])
+@pytest.mark.parametrize("vectorized", [True, False])
+def test_an_infinite_partial_in_a_jacobian_is_inf_on_the_diagonal_and_0_off_it(jac,
+                                                                               vectorized):
+    with warnings.catch_warnings():
+        warnings.simplefilter("error")
+        J = jac(np.sqrt, vectorized=vectorized)(np.array([0.0, 4.0]))
+        assert_array_equal(J, [[np.inf, 0.0], [0.0, 0.25]])
+        J = jac(lambda x: np.sqrt(x[0]) + x, vectorized=vectorized)(np.array([0.0, 1.0]))
+        assert_array_equal(J, [[np.inf, 0.0], [np.inf, 1.0]])
+
+
 def test_where_never_turns_the_untaken_branch_into_nan():
     # the branch not taken has an infinite derivative at 0: selection, not 0 * inf
     f = lambda x: np.where(x > 0, np.sqrt(np.abs(x)), x)  # noqa: E731
