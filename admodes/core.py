@@ -150,21 +150,27 @@ def concrete(value: Any) -> Any:
 class OpCount:
     """What the engines did inside a ``count_ops()`` block.
 
-    ``ops`` counts the primitive ops evaluated on plain numpy values, by op name: the
-    primal work of every traced evaluation (and, under nested transformations, the work of
-    the inner levels' derivative rules, which the outer levels trace like any code).
-    ``rule_ops`` counts derivative-rule applications by op name: one per JVP that a forward
-    sweep applies and one per VJP that a backward sweep applies. ``flops`` estimates the
-    floating-point operations of both, from each op's cost formula (a rule applied to a
-    batch of k tangents or cotangents costs k times its op). ``forward_sweeps`` counts
-    evaluations of a function on dual numbers; ``recordings`` evaluations onto a tape;
-    ``reverse_sweeps`` backward walks of a tape; ``tape_length`` and ``tape_bytes`` are those
-    of the largest tape recorded.
+    ``ops`` counts the primitive ops evaluated on plain numpy values outside derivative
+    rules, by op name: the primal work of every traced evaluation. ``rule_ops`` counts
+    derivative-rule applications by op name: one per JVP that a forward sweep applies and
+    one per VJP that a backward sweep applies. ``rule_arithmetic`` counts, by op name, the
+    ops those rules executed (with the accumulation of cotangents): while counting, each
+    rule runs on a counting level, so every numpy call it makes on the values it was given
+    is counted with the shapes it really had (a partial computed once is counted once, its
+    product with k tangents at k times the size). Plain numpy on constants inside a rule
+    (a mask from a comparison) is not arithmetic on derivatives and is not counted.
+    ``primal_flops`` and ``rule_flops`` are the floating-point operations of both, from
+    each op's cost formula at the shapes it ran on; ``flops`` is their sum.
+    ``forward_sweeps`` counts evaluations of a function on dual numbers; ``recordings``
+    evaluations onto a tape; ``reverse_sweeps`` backward walks of a tape; ``tape_length``
+    and ``tape_bytes`` are those of the largest tape recorded.
     """
 
     ops: Counter = field(default_factory=Counter)
     rule_ops: Counter = field(default_factory=Counter)
-    flops: int = 0
+    rule_arithmetic: Counter = field(default_factory=Counter)
+    primal_flops: int = 0
+    rule_flops: int = 0
     forward_sweeps: int = 0
     recordings: int = 0
     reverse_sweeps: int = 0
@@ -172,6 +178,11 @@ class OpCount:
     tape_bytes: int = 0
     # the thread that opened the block: work done by other threads meanwhile is theirs
     thread: int = field(default_factory=threading.get_ident, repr=False, compare=False)
+
+    @property
+    def flops(self) -> int:
+        """Floating-point operations executed: primal ops plus derivative rules."""
+        return self.primal_flops + self.rule_flops
 
     @property
     def total_ops(self) -> int:
@@ -184,6 +195,7 @@ class OpCount:
 
 
 _counters: list[OpCount] = []
+_thread = threading.local()  # rule_depth: how many counted rules are running here
 
 
 class count_ops:
@@ -237,22 +249,104 @@ def _note_op(op, args, params) -> None:
     if not mine:
         return
     flops = op.flops(_shapes(args), params)
+    inside_rule = getattr(_thread, "rule_depth", 0) > 0
     for c in mine:
-        c.ops[op.name] += 1
-        c.flops += flops
+        if inside_rule:
+            c.rule_arithmetic[op.name] += 1
+            c.rule_flops += flops
+        else:
+            c.ops[op.name] += 1
+            c.primal_flops += flops
 
 
-def note_rule(op, primals, params, out, derivative) -> None:
-    """Count one JVP or VJP application of ``op``; ``derivative`` is the tangent or
-    cotangent it received, whose leading axes beyond ``out``'s are the batch."""
-    mine = _mine()
-    if not mine:
-        return
-    batch = max(np.size(concrete(derivative)), 1) // max(np.size(concrete(out)), 1)
-    flops = batch * op.flops(_shapes(primals), params)
-    for c in mine:
+def note_rule(op) -> None:
+    """Count one JVP or VJP application of ``op``."""
+    for c in _mine():
         c.rule_ops[op.name] += 1
-        c.flops += flops
+
+
+class _Counted(Tracer):
+    """A value a derivative rule received while counting: its numpy calls reach ``bind``."""
+
+    __slots__ = ("primal", "_trace", "_level")
+
+    def __init__(self, primal: Any, trace: _CountingLevel) -> None:
+        self.primal = primal
+        self._trace = trace
+        self._level = trace.level
+
+
+class _CountingLevel:
+    """The level one derivative rule runs on while counting: each op applied to its values
+    is passed on to ``bind`` (which counts it, with its real shapes, as rule arithmetic)."""
+
+    __slots__ = ("level", "active", "origin", "_wrapped")
+
+    def __init__(self) -> None:
+        self.level = new_level()
+        self.active = True
+        self.origin = ("a derivative rule being counted", None)
+        self._wrapped: dict[int, _Counted] = {}
+
+    def wrap(self, value: Any) -> Any:
+        # one wrapper per object, so identity tests in the rules (x * x) still hold
+        if value is None:
+            return None
+        got = self._wrapped.get(id(value))
+        if got is None:
+            got = self._wrapped[id(value)] = _Counted(value, self)
+        return got
+
+    def unwrap(self, value: Any) -> Any:
+        if type(value) is _Counted and value._trace is self:
+            return value.primal
+        if isinstance(value, (list, tuple)):
+            return type(value)(self.unwrap(v) for v in value)
+        return value
+
+    def process(self, op, args, params):
+        if not self.active:
+            raise escaped(next(a for a in args if isinstance(a, Tracer) and a._trace is self))
+        inner = [a.primal if type(a) is _Counted and a._trace is self else a for a in args]
+        return _Counted(bind(op, *inner, **params), self)
+
+    def binary(self, op, a, b):
+        return self.process(op, (a, b), NO_PARAMS)
+
+    def __enter__(self) -> _CountingLevel:
+        _thread.rule_depth = getattr(_thread, "rule_depth", 0) + 1
+        return self
+
+    def __exit__(self, *exc) -> None:
+        _thread.rule_depth -= 1
+        self.active = False
+        self._wrapped.clear()
+
+
+def counted_jvp(op, primals, tangents, out, params):
+    """``op.jvp`` with its arithmetic counted (see ``OpCount``)."""
+    note_rule(op)
+    with _CountingLevel() as level:
+        w = level.wrap
+        return level.unwrap(op.jvp(
+            tuple(w(p) if t is not None else p for p, t in zip(primals, tangents)),
+            tuple(w(t) for t in tangents), w(out), params))
+
+
+def counted_vjp(op, ct, primals, out, params, wanted):
+    """``op.vjp`` with its arithmetic counted (see ``OpCount``)."""
+    note_rule(op)
+    with _CountingLevel() as level:
+        w = level.wrap
+        return level.unwrap(op.vjp(
+            w(ct), tuple(w(p) if want else p for p, want in zip(primals, wanted)), w(out),
+            params, wanted))
+
+
+def counted_sum(a: Any, b: Any) -> Any:
+    """``a + b`` of two cotangents, counted as rule arithmetic."""
+    with _CountingLevel() as level:
+        return level.unwrap(level.wrap(a) + level.wrap(b))
 
 
 # -- what may flow through a trace ------------------------------------------------------

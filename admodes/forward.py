@@ -10,7 +10,16 @@ from __future__ import annotations
 
 from typing import Any
 
-from .core import NO_PARAMS, Tracer, _counters, bind, check_constant, escaped, new_level, note_rule
+from .core import (
+    NO_PARAMS,
+    Tracer,
+    _counters,
+    bind,
+    check_constant,
+    counted_jvp,
+    escaped,
+    new_level,
+)
 
 
 class ForwardTrace:
@@ -48,9 +57,10 @@ class ForwardTrace:
             out = bind(op, *primals, **params)  # a lower level still watches an input
         else:
             out = op.impl(*primals, **params)
-        tangent = op.jvp(primals, tangents, out, params)
         if _counters:
-            note_rule(op, primals, params, out, tangent)
+            tangent = counted_jvp(op, primals, tangents, out, params)
+        else:
+            tangent = op.jvp(primals, tangents, out, params)
         if tangent is None:
             return out
         return Dual(out, tangent, self)
@@ -76,9 +86,10 @@ class ForwardTrace:
             out = bind(op, a, b)  # a lower level still watches an input
         else:
             out = op.impl(a, b)
-        tangent = op.jvp((a, b), (ta, tb), out, NO_PARAMS)
         if _counters:
-            note_rule(op, (a, b), NO_PARAMS, out, tangent)
+            tangent = counted_jvp(op, (a, b), (ta, tb), out, NO_PARAMS)
+        else:
+            tangent = op.jvp((a, b), (ta, tb), out, NO_PARAMS)
         if tangent is None:
             return out
         return Dual(out, tangent, self)

@@ -231,20 +231,40 @@ def _blas_info() -> list[dict[str, Any]] | None:
             for lib in threadpool_info() if lib.get("user_api") == "blas"]
 
 
-def _git_commit() -> str | None:
+def _git(*args: str, cwd: Path) -> str | None:
     try:
-        done = subprocess.run(["git", "rev-parse", "HEAD"], capture_output=True, text=True,
+        done = subprocess.run(["git", *args], cwd=cwd, capture_output=True, text=True,
                               timeout=5, check=False)
     except (OSError, subprocess.SubprocessError):
         return None
-    commit = done.stdout.strip()
-    return commit if done.returncode == 0 and commit else None
+    return done.stdout.strip() if done.returncode == 0 else None
+
+
+def source_commit() -> str | None:
+    """The git commit of the admodes source in use ("+dirty" when its tracked files have
+    uncommitted changes): from the checkout it runs from, else from the record its build
+    made (``admodes/_build.py``); None when neither is known. Never the commit of whatever
+    repository the current directory happens to be in."""
+    package = Path(__file__).resolve().parent
+    top = _git("rev-parse", "--show-toplevel", cwd=package)
+    if top and (Path(top) / "admodes").resolve() == package:
+        commit = _git("rev-parse", "HEAD", cwd=package)
+        if commit:
+            dirty = _git("status", "--porcelain", "--untracked-files=no", "--", "admodes",
+                         "experiments", cwd=Path(top))
+            return commit + ("+dirty" if dirty else "")
+    try:
+        from ._build import COMMIT  # written by setup.py when a wheel is built
+    except ImportError:
+        return None
+    return COMMIT
 
 
 def environment() -> dict[str, Any]:
-    """What a measurement depends on: library versions, the CPU, BLAS, date and git commit.
+    """What a measurement depends on: library versions, the CPU, BLAS, date and commit.
 
-    ``git_commit`` is that of the current working directory, None outside a git repository.
+    ``admodes_commit`` is the commit of the admodes source in use (``source_commit``) and
+    ``admodes_path`` where it was imported from.
     ``load_average`` is the 1-minute system load when asked (None where unknown); a running
     benchmark adds about 1 to it, so more than that means other processes competed for CPUs.
     ``blas`` lists each BLAS library numpy loaded (``internal_api``, ``version`` and its
@@ -266,7 +286,8 @@ def environment() -> dict[str, Any]:
         "blas": _blas_info(),
         "date": datetime.datetime.now(datetime.timezone.utc).astimezone()
                 .isoformat(timespec="seconds"),
-        "git_commit": _git_commit(),
+        "admodes_commit": source_commit(),
+        "admodes_path": str(Path(__file__).resolve().parent),
         "load_average": _load_average(),
     }
 

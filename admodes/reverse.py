@@ -22,10 +22,11 @@ from .core import (
     bind,
     check_constant,
     concrete,
+    counted_sum,
+    counted_vjp,
     escaped,
     new_level,
     note,
-    note_rule,
 )
 from .registry import SAME_PARENT
 
@@ -174,9 +175,14 @@ class Tape:
                 continue
             if not keep_all:
                 cts[i] = None  # free it early; the inputs keep theirs
-            grads = op.vjp(ct, primals, out, params, wanted)
             if _counters:
-                note_rule(op, primals, params, out, ct)
+                grads = counted_vjp(op, ct, primals, out, params, wanted)
+                for p, g in zip(parents, grads):
+                    if p >= 0 and g is not None:
+                        old = cts[p]
+                        cts[p] = g if old is None else counted_sum(old, g)
+                continue
+            grads = op.vjp(ct, primals, out, params, wanted)
             for p, g in zip(parents, grads):
                 if p >= 0 and g is not None:
                     old = cts[p]

@@ -13,6 +13,7 @@ import numpy as np
 import pandas as pd
 import pytest
 
+from admodes import measure
 from admodes.measure import (
     RowSink,
     Timing,
@@ -140,7 +141,7 @@ def test_peak_memory_inside_a_traced_region_leaves_tracing_on():
 # -- environment ----------------------------------------------------------------------
 
 ENV_KEYS = {"admodes_version", "numpy_version", "python_version", "cpu_model", "cores", "blas",
-            "date", "git_commit", "load_average"}
+            "date", "admodes_commit", "admodes_path", "load_average"}
 
 
 def test_environment_keys_and_types():
@@ -154,18 +155,28 @@ def test_environment_keys_and_types():
         assert {"internal_api", "version"} <= set(lib)
 
 
-def test_git_commit_is_none_outside_a_repository(tmp_path, monkeypatch):
-    monkeypatch.chdir(tmp_path)
-    monkeypatch.setenv("GIT_CEILING_DIRECTORIES", str(tmp_path.parent))
-    assert environment()["git_commit"] is None
+def test_the_commit_is_admodes_own_not_the_current_directorys(tmp_path, monkeypatch):
+    import subprocess
+
+    other = tmp_path / "other"
+    other.mkdir()
+    subprocess.run(["git", "init", "-q", str(other)], check=True)
+    monkeypatch.chdir(other)
+    commit = environment()["admodes_commit"]
+    assert commit == measure.source_commit()
+    if (ROOT / ".git").exists() and shutil.which("git"):
+        head = subprocess.run(["git", "rev-parse", "HEAD"], cwd=ROOT, capture_output=True,
+                              text=True).stdout.strip()
+        assert commit.split("+")[0] == head
 
 
-@pytest.mark.skipif(shutil.which("git") is None or not (ROOT / ".git").exists(),
-                    reason="needs git and a checkout")
-def test_git_commit_inside_the_repository(monkeypatch):
-    monkeypatch.chdir(ROOT)
-    commit = environment()["git_commit"]
-    assert len(commit) == 40 and int(commit, 16) >= 0
+def test_the_commit_of_an_installed_copy_comes_from_its_build_record(monkeypatch):
+    monkeypatch.setattr(measure, "_git", lambda *args, cwd: None)
+    import sys
+    import types
+
+    monkeypatch.setitem(sys.modules, "admodes._build", types.SimpleNamespace(COMMIT="abc123"))
+    assert measure.source_commit() == "abc123"
 
 
 # -- progress -------------------------------------------------------------------------

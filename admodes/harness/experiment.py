@@ -1,0 +1,420 @@
+"""The harness: an experiment declares what to measure; this module runs it.
+
+An ``Experiment`` declares its grid (``cells``), how to measure one cell (``measure``,
+through a ``Meter``), what to derive from the rows (``estimate``, returning quantities with
+intervals), its figures and its findings (Jinja2 templates over the estimates). ``run``
+does the rest: presets and seeds, replicates of the whole grid in a shuffled order, round-
+robin timing with wall and CPU time, counting, rows checkpointed as they are measured,
+Ctrl-C, the bootstrap, the files (``results.csv``, ``estimates.csv``, ``summary.md``,
+figures, and ``manifest.json`` last), and a progress bar with an ETA.
+"""
+
+from __future__ import annotations
+
+import datetime
+import math
+import random
+import time
+import traceback
+import zlib
+from collections.abc import Callable, Mapping, Sequence
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import Any
+
+from . import store, text
+from .figures import FigureSpec, png
+from .stats import Q
+from .timing import CONTENDED, MIN_SAMPLE_S, time_round_robin
+
+# what every preset may set, and its default
+HARNESS_DEFAULTS: dict[str, Any] = {
+    "replicates": 2,      # passes over the whole grid, each in its own shuffled order
+    "samples": 5,         # timed samples per variant per cell and replicate
+    "warmup": 1,          # untimed calls of each variant before its samples
+    "min_sample_s": MIN_SAMPLE_S,  # a sample batches calls until it lasts this long
+    "draws": 1000,        # bootstrap draws behind every interval
+    "seed": 0,
+}
+ID_COLUMNS = ["experiment", "replicate", "order", "cell"]
+SAMPLE_COLUMNS = ["variant", "sample", "calls", "wall_s", "cpu_s", "contended"]
+
+
+@dataclass(frozen=True)
+class Experiment:
+    """What an experiment is; see the module docstring and README ("Adding an experiment")."""
+
+    name: str
+    title: str
+    summary: str
+    presets: Mapping[str, Mapping[str, Any]]
+    cells: Callable[[dict[str, Any]], list[dict[str, Any]]]
+    measure: Callable[[dict[str, Any], dict[str, Any], Meter], None]
+    estimate: Callable[[Results], Estimates]
+    findings: str = ""
+    details: str = ""
+    figures: Sequence[FigureSpec] = ()
+    prepare: Callable[[dict[str, Any]], Any] | None = None
+    namespace: Mapping[str, Any] = field(default_factory=dict)  # more names for templates
+
+    def template_vars(self, context: Context) -> dict[str, Any]:
+        return {**self.namespace, **vars(context)}
+
+    def config(self, preset: str, seed: int | None = None,
+               overrides: Mapping[str, Any] | None = None) -> dict[str, Any]:
+        """The preset's configuration over the harness defaults; unknown keys refused."""
+        if preset not in self.presets:
+            raise ValueError(f"unknown preset {preset!r} for {self.name}; known: "
+                             f"{', '.join(self.presets)}")
+        cfg = {**HARNESS_DEFAULTS, **self.presets[preset]}
+        unknown = set(overrides or {}) - set(cfg)
+        if unknown:
+            raise ValueError(f"unknown config keys {sorted(unknown)} for {self.name}; "
+                             f"known: {sorted(cfg)}")
+        cfg.update(overrides or {})
+        if seed is not None:
+            cfg["seed"] = seed
+        for key in ("replicates", "samples", "draws"):
+            if not isinstance(cfg[key], int) or cfg[key] < 1:
+                raise ValueError(f"{self.name}: {key} must be a positive int, got {cfg[key]!r}")
+        return cfg
+
+
+def cell_id(cell: Mapping[str, Any]) -> str:
+    return ",".join(f"{k}={v}" for k, v in cell.items())
+
+
+class Meter:
+    """What ``measure`` uses to measure one cell in one replicate."""
+
+    def __init__(self, cell: dict[str, Any], replicate: int, cfg: dict[str, Any],
+                 prepared: Any = None) -> None:
+        self.cell = cell
+        self.replicate = replicate
+        self.first = replicate == 0  # measure deterministic things (counts) only once
+        self.cfg = cfg
+        self.prepared = prepared
+        self._samples: list = []
+        self._notes: dict[str, dict[str, Any]] = {}
+
+    def time(self, variants: Mapping[str, Callable[[], Any]], samples: int | None = None) -> None:
+        """Time the variants against each other, round-robin (see ``timing``)."""
+        self._samples += time_round_robin(
+            variants, samples or self.cfg["samples"], warmup=self.cfg["warmup"],
+            min_sample_s=self.cfg["min_sample_s"])
+
+    def note(self, variant: str, **metrics: Any) -> None:
+        """Attach measured values (counts, bytes, errors) to a variant of this cell."""
+        self._notes.setdefault(variant, {}).update(metrics)
+
+    @staticmethod
+    def count(fn: Callable[..., Any], *args: Any):
+        """Run ``fn(*args)`` under ``admodes.count_ops``; its result and the counts."""
+        from ..core import count_ops
+
+        with count_ops() as counted:
+            result = fn(*args)
+        return result, counted
+
+    @staticmethod
+    def peak(fn: Callable[..., Any], *args: Any) -> tuple[Any, int]:
+        """Run ``fn(*args)``; its result and the peak bytes allocated meanwhile."""
+        from ..measure import peak_memory
+
+        return peak_memory(fn, *args)
+
+    def rows(self, experiment: str, order: int) -> list[dict[str, Any]]:
+        base = {"experiment": experiment, "replicate": self.replicate, "order": order,
+                "cell": cell_id(self.cell), **self.cell}
+        out, timed = [], set()
+        for s in self._samples:
+            timed.add(s.variant)
+            out.append({**base, "variant": s.variant, "sample": s.index, "calls": s.calls,
+                        "wall_s": s.wall_s, "cpu_s": s.cpu_s,
+                        "contended": bool(s.cpu_s > 0 and s.wall_s / s.cpu_s > CONTENDED),
+                        **self._notes.get(s.variant, {})})
+        for variant, notes in self._notes.items():
+            if variant not in timed:
+                out.append({**base, "variant": variant, **notes})
+        return out
+
+
+class Results:
+    """The rows of a run, for ``estimate``: timings become ``Q``'s with bootstrap draws."""
+
+    def __init__(self, frame, cfg: dict[str, Any]) -> None:
+        self.frame = frame
+        self.cfg = cfg
+        self.draws = cfg["draws"]
+        self._cache: dict[tuple, Q] = {}
+
+    def select(self, variant: str | None = None, **where: Any):
+        rows = self.frame
+        if variant is not None:
+            rows = rows[rows["variant"] == variant]
+        for key, value in where.items():
+            rows = rows[rows[key] == value]
+        return rows
+
+    def time(self, variant: str, *, clock: str = "cpu_s", stat: str = "median",
+             **where: Any) -> Q:
+        """Seconds per call of ``variant`` in the one cell ``where`` names: the median (or
+        "min") over its samples, with draws resampling replicates, then samples."""
+        key = (variant, clock, stat, tuple(sorted(where.items())))
+        if key not in self._cache:
+            rows = self.select(variant, **where).dropna(subset=[clock])
+            cells = rows["cell"].unique()
+            if len(cells) > 1:
+                raise ValueError(f"time({variant!r}, {where}) matches {len(cells)} cells")
+            groups = {r: g[clock].to_numpy() for r, g in rows.groupby("replicate")}
+            seed = zlib.crc32(repr(key).encode())
+            self._cache[key] = Q.of_samples(groups, draws=self.draws, seed=seed, stat=stat)
+        return self._cache[key]
+
+    def metric(self, name: str, variant: str, **where: Any) -> float:
+        """A value ``note``d for ``variant`` in the cell ``where`` names."""
+        rows = self.select(variant, **where)
+        values = rows[name].dropna() if name in rows else []
+        if len(values) == 0:
+            return math.nan
+        return float(values.iloc[0])
+
+    def exact(self, value: float, n: int = 1) -> Q:
+        """A quantity without sampling error, with as many draws as the timings."""
+        return Q.exact(value, self.draws, n)
+
+    def cells(self, **where: Any):
+        """The distinct cells (their parameter columns) matching ``where``."""
+        rows = self.select(**where)
+        params = [c for c in rows.columns if c not in ID_COLUMNS + SAMPLE_COLUMNS
+                  and c in self.cell_params]
+        return rows.drop_duplicates("cell")[params].reset_index(drop=True)
+
+    @property
+    def cell_params(self) -> list[str]:
+        return self.frame.attrs.get("cell_params", [])
+
+
+@dataclass
+class Estimates:
+    """The derived numbers of a run: one row per quantity and group, with its interval."""
+
+    rows: list[dict[str, Any]] = field(default_factory=list)
+
+    def add(self, quantity: str, q: Q | float, **groups: Any) -> None:
+        clash = set(groups) & {"quantity", "value", "ci_low", "ci_high", "n"}
+        if clash:
+            raise ValueError(f"estimate {quantity!r}: {sorted(clash)} cannot name a group "
+                             f"(estimates.csv has columns of those names)")
+        if not isinstance(q, Q):
+            q = Q.exact(float(q))
+        self.rows.append({"quantity": quantity, **groups, "value": q.value,
+                          "ci_low": q.low, "ci_high": q.high, "n": q.n})
+
+    def frame(self):
+        import pandas as pd
+
+        columns = ["quantity"]
+        for row in self.rows:
+            columns += [k for k in row if k not in columns and k not in
+                        ("value", "ci_low", "ci_high", "n")]
+        return pd.DataFrame(self.rows, columns=columns + ["value", "ci_low", "ci_high", "n"])
+
+
+@dataclass
+class Context:
+    """What templates and figures see: the estimates as read back from disk (``E``), the
+    rows, the configuration and the manifest."""
+
+    E: text.EstimateTable
+    results: Any
+    cfg: dict[str, Any]
+    manifest: dict[str, Any]
+
+
+@dataclass
+class Outcome:
+    """How a run ended: ``status`` "complete", "interrupted" or "failed"."""
+
+    folder: Path
+    status: str
+    reason: str | None
+    manifest: dict[str, Any]
+
+    @property
+    def complete(self) -> bool:
+        return self.status == "complete"
+
+
+def schedule(cells: list[dict[str, Any]], cfg: dict[str, Any]) -> list[tuple[int, dict]]:
+    """(replicate, cell) in measuring order: each replicate is the whole grid, shuffled by
+    its own seed, so drift over the run does not line up with the grid."""
+    order = []
+    for replicate in range(cfg["replicates"]):
+        shuffled = list(cells)
+        random.Random(zlib.crc32(repr((cfg["seed"], replicate)).encode())).shuffle(shuffled)
+        order += [(replicate, cell) for cell in shuffled]
+    return order
+
+
+def _now() -> str:
+    return datetime.datetime.now(datetime.timezone.utc).astimezone().isoformat(
+        timespec="seconds")
+
+
+def _frame(rows: list[dict[str, Any]], cell_params: list[str]):
+    import pandas as pd
+
+    frame = pd.DataFrame(rows)
+    extra = [c for c in frame.columns if c not in ID_COLUMNS + cell_params + SAMPLE_COLUMNS]
+    columns = [c for c in ID_COLUMNS + cell_params + SAMPLE_COLUMNS + extra
+               if c in frame.columns]
+    frame = frame[columns] if len(frame) else pd.DataFrame(columns=ID_COLUMNS + cell_params
+                                                            + SAMPLE_COLUMNS)
+    frame.attrs["cell_params"] = cell_params
+    return frame
+
+
+def run(experiment: Experiment, preset: str = "quick", out_dir: str | Path = "reports", *,
+        seed: int | None = None, overrides: Mapping[str, Any] | None = None,
+        show_progress: bool = True) -> Outcome:
+    """Run ``experiment`` and write its folder ``out_dir / experiment.name``.
+
+    Ctrl-C and an error in a cell stop the run; its rows so far are kept and the manifest
+    says ``complete: false`` with the reason (Ctrl-C is re-raised after that).
+    """
+    import pandas as pd
+
+    from ..measure import environment, frozen_heap, pinned_blas, steady_malloc
+
+    cfg = experiment.config(preset, seed, overrides)
+    folder = Path(out_dir) / experiment.name
+    folder.mkdir(parents=True, exist_ok=True)
+    store.clean_leftovers(folder)
+    partial = store.PartialRows(folder)
+    started, clock = _now(), time.perf_counter()
+    cells = experiment.cells(cfg)
+    cell_params = list(dict.fromkeys(k for c in cells for k in c))
+    order = schedule(cells, cfg)
+    status, reason, interrupted = "complete", None, False
+    malloc_steady = steady_malloc()
+    with pinned_blas(1), frozen_heap():
+        env = environment()
+        try:
+            prepared = experiment.prepare(cfg) if experiment.prepare else None
+            for position, (replicate, cell) in enumerate(
+                    _progress(order, experiment.name, show_progress)):
+                meter = Meter(cell, replicate, cfg, prepared)
+                try:
+                    experiment.measure(cell, cfg, meter)
+                except KeyboardInterrupt:
+                    raise
+                except Exception as exc:
+                    frame = traceback.extract_tb(exc.__traceback__)[-1]
+                    raise _CellFailed(f"{type(exc).__name__}: {exc} (in cell "
+                                      f"{cell_id(cell)}, replicate {replicate}; raised at "
+                                      f"{frame.filename}:{frame.lineno})") from exc
+                partial.add(meter.rows(experiment.name, position))
+        except KeyboardInterrupt:
+            status, reason, interrupted = "interrupted", "interrupted by Ctrl-C", True
+        except _CellFailed as exc:
+            status, reason = "failed", str(exc)
+    results = _frame(partial.read(), cell_params)
+    manifest = {
+        "experiment": experiment.name, "title": experiment.title, "preset": preset,
+        "complete": status == "complete", "status": status, "reason": reason,
+        "config": cfg, "seed": cfg["seed"], "replicates": cfg["replicates"],
+        "cells": len(cells), "cells_measured": int(results["cell"].nunique()) if len(results)
+        else 0, "rows": len(results), "environment": {**env, "malloc_steady": malloc_steady},
+        "started": started, "finished": _now(),
+        "seconds": round(time.perf_counter() - clock, 2)}
+    files: dict[str, str | bytes] = {store.RESULTS: results.to_csv(index=False)}
+    if status == "complete":
+        files.update(_derived(experiment, results, cfg, manifest, pd))
+    store.replace_run(folder, files, manifest)
+    partial.discard()
+    outcome = Outcome(folder, status, reason, store.read_manifest(folder) or manifest)
+    if interrupted:
+        raise Interrupted(outcome)
+    return outcome
+
+
+class _CellFailed(Exception):
+    pass
+
+
+class Interrupted(KeyboardInterrupt):
+    """Ctrl-C during a run, after its folder was finalized as incomplete."""
+
+    def __init__(self, outcome: Outcome) -> None:
+        super().__init__(outcome.reason)
+        self.outcome = outcome
+
+
+def _derived(experiment: Experiment, results, cfg: dict[str, Any], manifest: dict[str, Any],
+             pd) -> dict[str, str | bytes]:
+    """estimates.csv, the figures and summary.md of a complete run. Templates and figures
+    see the estimates as they will be read back from disk."""
+    import io
+
+    estimates = experiment.estimate(Results(results, cfg)).frame()
+    csv_text = estimates.to_csv(index=False)
+    table = text.EstimateTable(pd.read_csv(io.StringIO(csv_text)))
+    context = Context(table, results, cfg, manifest)
+    files: dict[str, str | bytes] = {store.ESTIMATES: csv_text}
+    shown = []
+    for spec in experiment.figures:
+        fig = spec.draw(context)
+        if fig is None:
+            continue
+        files[f"{spec.name}.png"] = png(fig)
+        shown.append({"file": f"{spec.name}.png",
+                      "caption": text.render(spec.caption,
+                                             **experiment.template_vars(context)).strip()})
+    manifest["figures"] = shown
+    files[store.SUMMARY] = summary_page(experiment, context, shown)
+    return files
+
+
+def summary_page(experiment: Experiment, context: Context, figures: list[dict]) -> str:
+    """summary.md: findings, details, figures with captions, and how it was measured."""
+    m, cfg = context.manifest, context.cfg
+    lines = [f"# {experiment.title}", "", experiment.summary, "", "## Findings", ""]
+    names = experiment.template_vars(context)
+    lines += [f"- {f}" for f in text.findings(experiment.findings, **names)]
+    details = text.render(experiment.details, **names).strip()
+    if details:
+        lines += ["", details]
+    for k, fig in enumerate(figures, 1):
+        lines += ["", f"![Figure {k}]({fig['file']})", "", f"*Figure {k}.* {fig['caption']}"]
+    lines += ["", "## How this was measured", "", *provenance(m, cfg), ""]
+    return "\n".join(lines)
+
+
+def provenance(manifest: Mapping[str, Any], cfg: Mapping[str, Any]) -> list[str]:
+    """The lines that say where numbers came from: preset, replicates, samples, machine."""
+    env = manifest.get("environment", {})
+    blas = ", ".join(f"{b.get('internal_api')} {b.get('version')}"
+                     for b in env.get("blas") or [] if isinstance(b, dict)) or "unknown"
+    return [
+        f"- preset {text.md(manifest.get('preset'))}: {cfg.get('replicates')} replicates of "
+        f"{manifest.get('cells')} cells in shuffled order, {cfg.get('samples')} timed samples "
+        f"per variant and cell, taken round-robin; intervals are 95% bootstrap intervals "
+        f"({cfg.get('draws')} draws) over replicates and samples; times are thread CPU time "
+        f"per call unless marked wall.",
+        f"- CPU {text.md(env.get('cpu_model'))} ({env.get('cores')} cores), Python "
+        f"{text.md(env.get('python_version'))}, numpy {text.md(env.get('numpy_version'))} "
+        f"(BLAS {text.md(blas)}, pinned to 1 thread), admodes "
+        f"{text.md(env.get('admodes_version'))} (source commit "
+        f"{text.md(env.get('admodes_commit') or 'unknown')}).",
+        f"- started {text.md(manifest.get('started'))}, {manifest.get('seconds')} s; seed "
+        f"{manifest.get('seed')}.",
+    ]
+
+
+def _progress(items: list, label: str, show: bool):
+    if not show:
+        return items
+    from tqdm.auto import tqdm
+
+    return tqdm(items, desc=label, unit="cell", leave=False, dynamic_ncols=True)
