@@ -17,8 +17,9 @@ from admodes.harness import (
     linear_fit,
     log_slope,
     run,
+    store,
+    text,
 )
-from admodes.harness import store, text
 from admodes.harness.figures import new_figure
 from admodes.harness.stats import fit_points
 from admodes.harness.timing import time_round_robin
