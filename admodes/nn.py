@@ -50,6 +50,20 @@ HISTORY_COLUMNS = ["epoch", "step", "loss", "accuracy", "seconds", "sweeps", "op
 # -- functions for floats, arrays and traced values alike -----------------------------
 
 
+def moons(n: int, noise: float = 0.2, seed: int = 0) -> tuple[np.ndarray, np.ndarray]:
+    """scikit-learn's two moons: ``n`` points in 2-D and float labels 0.0 / 1.0.
+
+    Example:
+        >>> X, y = moons(10, seed=0)
+        >>> X.shape, sorted(set(y.tolist()))
+        ((10, 2), [0.0, 1.0])
+    """
+    from sklearn.datasets import make_moons
+
+    X, y = make_moons(n, noise=noise, random_state=seed)
+    return X, y.astype(float)
+
+
 def binary_cross_entropy(logits: Any, labels: Any) -> Any:
     """The binary cross-entropy of the probability ``sigmoid(logits)`` against ``labels``
     (0 or 1), elementwise, computed from the logits without forming the probability.

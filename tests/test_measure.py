@@ -426,3 +426,24 @@ def test_overhead_run_and_report_on_a_tiny_config(overhead, tmp_path):
 def test_overhead_refuses_unknown_config_keys(overhead):
     with pytest.raises(ValueError, match="unknown config"):
         overhead.run({"chain_opps": 8})
+
+
+# -- what a tape keeps ------------------------------------------------------------------
+
+
+def test_tape_residuals_counts_kept_and_needed_bytes_by_hand():
+    x = np.ones(1000)
+    # entries: the input, sin, multiply, sum; kept: x, sin(x), 2 sin(x) (8000 B each), the
+    # constant 2.0 and the sum (8 B each). sin's VJP reads x, multiply's reads the constant
+    # 2.0, sum's reads only shapes: 8008 B needed.
+    r = measure.tape_residuals(lambda x: np.sum(np.sin(x) * 2.0), x)
+    assert (r["entries"], r["kept_bytes"], r["needed_bytes"]) == (4, 24016, 8008)
+    # tanh's VJP reads its output, multiply's both inputs: x and tanh(x)
+    r = measure.tape_residuals(lambda x: np.sum(np.tanh(x) * x), x)
+    assert (r["kept_bytes"], r["needed_bytes"]) == (24008, 16000)
+    assert r["python_bytes_per_entry"] > 0
+
+
+def test_tape_residuals_needs_a_scalar_function():
+    with pytest.raises(TypeError, match="one scalar output"):
+        measure.tape_residuals(lambda x: x * 2.0, np.ones(3))

@@ -171,6 +171,10 @@ class Results:
             self._cache[key] = Q.of_samples(groups, draws=self.draws, seed=seed, stat=stat)
         return self._cache[key]
 
+    def ratio(self, variant: str, baseline: str, **where: Any) -> Q:
+        """T(variant) / T(baseline) in the cell ``where`` names (CPU time, medians)."""
+        return self.time(variant, **where) / self.time(baseline, **where)
+
     def metric(self, name: str, variant: str, **where: Any) -> float:
         """A value ``note``d for ``variant`` in the cell ``where`` names."""
         rows = self.select(variant, **where)
@@ -357,7 +361,9 @@ def _derived(experiment: Experiment, results, cfg: dict[str, Any], manifest: dic
     see the estimates as they will be read back from disk."""
     import io
 
-    estimates = experiment.estimate(Results(results, cfg)).frame()
+    found = experiment.estimate(Results(results, cfg))
+    _trust(found, results)
+    estimates = found.frame()
     csv_text = estimates.to_csv(index=False)
     table = text.EstimateTable(pd.read_csv(io.StringIO(csv_text)))
     context = Context(table, results, cfg, manifest)
@@ -374,6 +380,26 @@ def _derived(experiment: Experiment, results, cfg: dict[str, Any], manifest: dic
     manifest["figures"] = shown
     files[store.SUMMARY] = summary_page(experiment, context, shown)
     return files
+
+
+def _trust(found: Estimates, results) -> None:
+    """What says how far to trust the timings: the share of contended samples (wall time
+    over CPU time above ``CONTENDED``), the median wall / CPU ratio, and the run-to-run
+    spread: per timed cell and variant, (max - min) / median of its replicates' medians."""
+    timed = results.dropna(subset=["cpu_s"]) if "cpu_s" in results else results.iloc[:0]
+    if not len(timed):
+        return
+    found.add("samples_contended", float(timed["contended"].astype(bool).mean()))
+    ratio = (timed["wall_s"] / timed["cpu_s"]).replace([math.inf], math.nan).dropna()
+    if len(ratio):
+        found.add("wall_over_cpu", float(ratio.median()))
+    per_replicate = timed.groupby(["cell", "variant", "replicate"])["cpu_s"].median()
+    spread = per_replicate.groupby(["cell", "variant"]).agg(
+        lambda v: (v.max() - v.min()) / v.median() if len(v) > 1 and v.median() > 0
+        else math.nan).dropna()
+    if len(spread):
+        found.add("replicate_spread", float(spread.median()))
+        found.add("replicate_spread_p90", float(spread.quantile(0.9)))
 
 
 def summary_page(experiment: Experiment, context: Context, figures: list[dict]) -> str:
