@@ -96,6 +96,7 @@ class Meter:
         self.prepared = prepared
         self._samples: list = []
         self._notes: dict[str, dict[str, Any]] = {}
+        self._records: list[dict[str, Any]] = []
 
     def time(self, variants: Mapping[str, Callable[[], Any]], samples: int | None = None) -> None:
         """Time the variants against each other, round-robin (see ``timing``)."""
@@ -106,6 +107,11 @@ class Meter:
     def note(self, variant: str, **metrics: Any) -> None:
         """Attach measured values (counts, bytes, errors) to a variant of this cell."""
         self._notes.setdefault(variant, {}).update(metrics)
+
+    def record(self, variant: str, **values: Any) -> None:
+        """Add a row of its own to this cell (one point of a series, like the loss after
+        each training step): ``variant`` plus ``values`` as columns."""
+        self._records.append({"variant": variant, **values})
 
     @staticmethod
     def count(fn: Callable[..., Any], *args: Any):
@@ -136,6 +142,7 @@ class Meter:
         for variant, notes in self._notes.items():
             if variant not in timed:
                 out.append({**base, "variant": variant, **notes})
+        out += [{**base, **record} for record in self._records]
         return out
 
 
