@@ -68,29 +68,40 @@ def _writable_dir(path: str) -> Path:
 
 def _cmd_run(args: argparse.Namespace) -> int:
     from . import runner
+    from .harness import Interrupted
 
     known = runner.available()
-    if not known:
-        raise UsageError(f"no experiments found in {runner.EXPERIMENTS_DIR}: `admodes run` "
-                         "runs the scripts of a checkout installed with `pip install -e .`")
     names = args.experiments or known
     unknown = [n for n in names if n not in known]
     if unknown:
         raise UsageError(f"unknown experiment(s) {', '.join(unknown)}; available: "
                          f"{', '.join(known)}")
     out = _writable_dir(args.out)
+    failed = []
     for i, name in enumerate(names, 1):
         print(f"[{i}/{len(names)}] {name} ({args.preset})", file=sys.stderr, flush=True)
         try:
-            written = runner.run_one(name, out, args.preset, args.seed,
+            outcome = runner.run_one(name, out, args.preset, args.seed,
                                      show_progress=not args.no_progress)
+        except Interrupted as stop:
+            print(f"admodes: {name} interrupted; its rows so far are in "
+                  f"{stop.outcome.folder / 'results.csv'}; the report says which experiments "
+                  "are incomplete", file=sys.stderr)
+            _build_report(out)
+            return 130
         except OSError as exc:
             if exc.filename is None:  # a failed write() names no file: say where it was
                 exc.filename = str(out / name)
             raise
-        print(f"  {name}: wrote {', '.join(str(p) for p in written)}")
+        if outcome.complete:
+            print(f"  {name}: complete in {outcome.manifest.get('seconds')} s, files in "
+                  f"{outcome.folder}")
+        else:
+            failed.append(name)
+            print(f"admodes: error: {name} {outcome.status}: {outcome.reason}",
+                  file=sys.stderr)
     _build_report(out)
-    return 0
+    return 1 if failed else 0
 
 
 def _build_report(out: Path) -> None:
@@ -211,9 +222,12 @@ def build_parser() -> argparse.ArgumentParser:
         epilog="Run `admodes COMMAND --help` for a command's options.")
     sub = parser.add_subparsers(dest="command", metavar="COMMAND")
 
-    run = sub.add_parser("run", help="run experiments and write the combined report",
-                         description="Run the named experiments (default: all) and write "
-                         "their results and the combined report REPORT.md / report.html.")
+    run = sub.add_parser(
+        "run", help="run experiments and write the combined report",
+        formatter_class=argparse.RawDescriptionHelpFormatter,
+        description="Run the named experiments (default: all) and write their results and "
+        "the combined report REPORT.md / report.html.\n\nexperiments:\n"
+        + "\n".join(f"  {name:<14}{title}" for name, title in _experiment_titles()))
     run.add_argument("experiments", nargs="*", metavar="EXPERIMENT",
                      help="experiments to run (default: all available)")
     run.add_argument("--preset", choices=PRESETS, default="quick",
@@ -259,6 +273,18 @@ def build_parser() -> argparse.ArgumentParser:
                          "and cost formula.")
     ops.set_defaults(func=_cmd_ops)
     return parser
+
+
+def _experiment_titles() -> list[tuple[str, str]]:
+    from . import runner
+
+    titles = []
+    for name in runner.available():
+        try:
+            titles.append((name, runner.load(name).title))
+        except (ImportError, AttributeError) as exc:  # help must not fail on one module
+            titles.append((name, f"(cannot be loaded: {exc})"))
+    return titles
 
 
 def _expression_functions() -> list[str]:

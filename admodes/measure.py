@@ -1,13 +1,9 @@
-"""Measuring helpers: timing, BLAS pinning, peak memory, the environment, a progress bar.
+"""Measuring helpers: timing, BLAS pinning, peak memory, the environment, what a tape keeps.
 
-The experiments use these, and so can users who want to time their own derivatives the same
-way: warm up first, batch very fast calls so the timer's resolution doesn't dominate, keep
-the garbage collector out of the timed region, and report the median with its spread.
-
-Below those, what every experiment script shares: a checked config (``merged_config``), rows
-checkpointed to CSV as they are measured (``RowSink``), log-log slopes (``fit_slope``),
-markdown tables, report files written atomically (``write_atomic``, ``save_figure``) and
-the command line (``experiment_args``, ``announce``).
+The harness (``admodes.harness``) uses these, and so can users who want to time their own
+derivatives the same way: warm up first, batch very fast calls so the timer's resolution
+doesn't dominate, keep the garbage collector out of the timed region, and report the median
+with its spread. Files are written atomically (``write_atomic``).
 
 Example:
     >>> import numpy as np, admodes
@@ -21,8 +17,6 @@ Example:
 
 from __future__ import annotations
 
-import argparse
-import csv
 import ctypes
 import datetime
 import gc
@@ -34,16 +28,16 @@ import subprocess
 import sys
 import time
 import tracemalloc
-from collections.abc import Callable, Iterable, Iterator, Mapping, Sequence
+from collections.abc import Callable, Iterator
 from contextlib import contextmanager
 from dataclasses import dataclass
 from pathlib import Path
-from typing import TYPE_CHECKING, Any, TextIO
+from typing import TYPE_CHECKING, Any
 
 import numpy as np
 
 if TYPE_CHECKING:  # pandas is imported where a DataFrame is made, not with this module
-    import pandas as pd
+    pass
 
 # A timed sample should last at least this long: perf_counter's resolution and the cost of
 # reading it (tens of nanoseconds) then stay below 0.1% of what is measured.
@@ -299,64 +293,6 @@ def _load_average() -> float | None:
         return None
 
 
-def progress(iterable: Iterable, total: int | None = None, label: str = "", *,
-             force: bool = False, stream: TextIO | None = None) -> Iterator:
-    """Yield from ``iterable`` while showing progress on stderr.
-
-    On a terminal (or with ``force=True``) one line is rewritten in place; otherwise a line
-    is printed about every 10% (just once at the end when the total is unknown), so logs stay
-    short. ``total`` defaults to ``len(iterable)`` when it has one.
-
-    Example:
-        >>> import io
-        >>> out = io.StringIO()
-        >>> [x for x in progress(range(3), label="demo", stream=out)]
-        [0, 1, 2]
-        >>> out.getvalue().splitlines()[-1].startswith("demo 3/3")
-        True
-    """
-    stream = sys.stderr if stream is None else stream
-    if total is None:
-        try:
-            total = len(iterable)  # type: ignore[arg-type]
-        except TypeError:
-            total = None
-    live = force or (hasattr(stream, "isatty") and stream.isatty())
-    prefix = f"{label} " if label else ""
-    start = time.perf_counter()
-    next_tenth = 1
-
-    def show(done: int, end: str) -> None:
-        elapsed = time.perf_counter() - start
-        if total:
-            filled = int(20 * done / total)
-            bar = f"{done}/{total} [{'#' * filled}{'.' * (20 - filled)}]"
-        else:
-            bar = f"{done}"
-        stream.write(f"{prefix}{bar} {elapsed:.1f}s{end}")
-        stream.flush()
-
-    done = 0
-    if live:
-        show(0, "")
-    try:
-        for item in iterable:
-            yield item
-            done += 1
-            if live:
-                stream.write("\r")
-                show(done, "")
-            elif total and done * 10 >= next_tenth * total:
-                show(done, "\n")
-                next_tenth = done * 10 // total + 1
-    finally:  # also when the loop is left early: end the line
-        if live:
-            stream.write("\n")
-            stream.flush()
-        elif not total:
-            show(done, "\n")
-
-
 @contextmanager
 def written_atomically(*paths: str | Path) -> Iterator[list[Path]]:
     """Yield a temporary path beside each of ``paths`` to write instead; when the block ends
@@ -400,41 +336,6 @@ def write_atomic(path: str | Path, text: str) -> Path:
     return path
 
 
-def save_figure(fig: Any, path: str | Path, **savefig_kwargs: Any) -> Path:
-    """Save a matplotlib figure to ``path`` through a temporary file and a rename, in the
-    format the suffix names (PNG without one; ``format=`` overrides it).
-
-    Example:
-        >>> import tempfile, pathlib
-        >>> from matplotlib.figure import Figure
-        >>> p = save_figure(Figure(), pathlib.Path(tempfile.mkdtemp()) / "f.png", dpi=50)
-        >>> p.read_bytes()[:4]
-        b'\\x89PNG'
-    """
-    path = Path(path)
-    savefig_kwargs.setdefault("format", path.suffix[1:] or "png")
-    with written_atomically(path) as (tmp,):
-        fig.savefig(tmp, **savefig_kwargs)
-    return path
-
-
-# -- what the experiment scripts share ------------------------------------------------
-
-
-def merged_config(defaults: Mapping[str, Any],
-                  config: Mapping[str, Any] | None) -> dict[str, Any]:
-    """``defaults`` updated by ``config``; a ValueError names any key ``defaults`` lacks.
-
-    Example:
-        >>> merged_config({"seed": 0, "size": 8}, {"size": 16})
-        {'seed': 0, 'size': 16}
-    """
-    unknown = set(config or {}) - set(defaults)
-    if unknown:
-        raise ValueError(f"unknown config keys {sorted(unknown)}; known: {sorted(defaults)}")
-    return {**defaults, **(config or {})}
-
-
 @contextmanager
 def frozen_heap() -> Iterator[None]:
     """Hide every object alive now from the garbage collector inside the block.
@@ -453,139 +354,6 @@ def frozen_heap() -> Iterator[None]:
         yield
     finally:
         gc.unfreeze()
-
-
-class RowSink:
-    """Collects result rows (dicts); given a path, also appends each row to that CSV file as
-    it comes, so an interrupted run keeps what it measured.
-
-    The file gets its header at once and a line per ``add``, closed before ``add`` returns.
-    Keys of a row that are not in ``columns`` are left out, missing ones left empty.
-
-    Example:
-        >>> sink = RowSink(["n", "seconds"])
-        >>> sink.collect([1, 2], lambda n: [{"n": n, "seconds": n / 4}], show_progress=False)
-        False
-        >>> sink.frame(config={"seed": 0}).seconds.tolist()
-        [0.25, 0.5]
-    """
-
-    def __init__(self, columns: Sequence[str], path: str | Path | None = None) -> None:
-        self.columns = list(columns)
-        self.rows: list[dict[str, Any]] = []
-        self.path = Path(path) if path else None
-        if self.path:
-            self.path.parent.mkdir(parents=True, exist_ok=True)
-            with self.path.open("w", newline="", encoding="utf-8") as out:
-                csv.writer(out).writerow(self.columns)
-
-    def add(self, row: dict[str, Any]) -> None:
-        """Keep ``row``, and append it to the CSV file when there is one."""
-        self.rows.append(row)
-        if self.path:
-            with self.path.open("a", newline="", encoding="utf-8") as out:
-                csv.writer(out).writerow([row.get(c) for c in self.columns])
-
-    def collect(self, items: Iterable, measure: Callable[[Any], Iterable[dict[str, Any]]], *,
-                label: str = "", show_progress: bool = True, done: str = "measured") -> bool:
-        """Add every row ``measure(item)`` returns, item by item (with a progress bar on
-        stderr). On Ctrl-C stop there, say so on stderr and return True; else False."""
-        shown = progress(items, label=label) if show_progress else items
-        try:
-            for item in shown:
-                for row in measure(item):
-                    self.add(row)
-        except KeyboardInterrupt:
-            print(f"\n{label}: interrupted; keeping the {len(self.rows)} rows {done}",
-                  file=sys.stderr)
-            return True
-        return False
-
-    def frame(self, **attrs: Any) -> pd.DataFrame:
-        """The rows so far, one column per name in ``columns``; ``attrs`` go to ``df.attrs``."""
-        import pandas as pd
-
-        df = pd.DataFrame(self.rows, columns=self.columns)
-        df.attrs.update(attrs)
-        return df
-
-
-def fit_slope(sizes: Iterable[float], values: Iterable[float]) -> float:
-    """The least-squares slope of log(values) against log(sizes): p in values ~ sizes ** p.
-
-    Pairs with a size or value <= 0, or a value that is not finite, carry no log and are
-    left out; NaN when fewer than two distinct sizes remain.
-
-    Example:
-        >>> fit_slope([1, 2, 4, 8], [3, 12, 48, 192])
-        2.0
-    """
-    pairs = [(s, v) for s, v in zip(sizes, values) if s > 0 and v > 0 and np.isfinite(v)]
-    if len({s for s, _ in pairs}) < 2:
-        return math.nan
-    logs = np.log2(np.array(pairs, dtype=float))
-    return float(np.polyfit(logs[:, 0], logs[:, 1], 1)[0])
-
-
-def markdown_table(frame: pd.DataFrame,
-                   formats: Mapping[str, Callable[[Any], str]] | None = None) -> list[str]:
-    """The lines of a markdown table of ``frame``: its columns as the header, then a row per
-    row, each cell formatted by ``formats[column]`` (``str`` for columns not in it).
-
-    Example:
-        >>> import pandas as pd
-        >>> frame = pd.DataFrame({"op": ["sin", "tanh"], "slope": [1.0, 0.5]})
-        >>> markdown_table(frame, {"slope": "{:.2f}".format})
-        ['| op | slope |', '|---|---|', '| sin | 1.00 |', '| tanh | 0.50 |']
-    """
-    formats = formats or {}
-    columns = list(frame.columns)
-    lines = ["| " + " | ".join(columns) + " |", "|" + "---|" * len(columns)]
-    for _, row in frame.iterrows():
-        lines.append("| " + " | ".join(formats.get(c, str)(row[c]) for c in columns) + " |")
-    return lines
-
-
-def experiment_args(argv: Sequence[str] | None, *, description: str, name: str,
-                    presets: Iterable[str], preset_help: str,
-                    quick_help: str = "same as --preset quick") -> argparse.Namespace:
-    """Parse the command line the experiment scripts share: ``--preset P`` (default full),
-    ``--quick`` (which wins over ``--preset``) and ``--out DIR`` (default ``reports/NAME``).
-    ``args.preset`` is the preset chosen, ``args.out`` a Path.
-
-    Example:
-        >>> args = experiment_args(["--quick"], description="demo", name="demo",
-        ...                        presets=["quick", "full"], preset_help="how much to run")
-        >>> args.preset, args.out.as_posix()
-        ('quick', 'reports/demo')
-    """
-    parser = argparse.ArgumentParser(description=description)
-    parser.add_argument("--preset", choices=sorted(presets), default="full", help=preset_help)
-    parser.add_argument("--quick", action="store_true", help=quick_help)
-    parser.add_argument("--out", type=Path, default=f"reports/{name}",
-                        help=f"output directory (default: reports/{name})")
-    args = parser.parse_args(argv)
-    if args.quick:
-        args.preset = "quick"
-    return args
-
-
-def announce(df: pd.DataFrame, paths: Iterable[str | Path], sentences: Iterable[str]) -> int:
-    """Print each path written and each finding of a run; return the script's exit code:
-    130 (as after Ctrl-C) when ``df.attrs["interrupted"]``, else 0.
-
-    Example:
-        >>> import pandas as pd
-        >>> announce(pd.DataFrame(), ["out/results.csv"], ["Reverse mode wins."])
-        wrote out/results.csv
-        - Reverse mode wins.
-        0
-    """
-    for path in paths:
-        print(f"wrote {path}")
-    for sentence in sentences:
-        print(f"- {sentence}")
-    return 130 if df.attrs.get("interrupted") else 0
 
 
 # -- what a tape keeps ----------------------------------------------------------------

@@ -36,7 +36,6 @@ import pandas as pd
 
 from .api import grad, jacfwd, jvp
 from .core import count_ops
-from .measure import progress as progress_bar
 from .tree import tree_flatten, tree_map, tree_unflatten
 
 ACTIVATIONS = ("relu", "tanh")
@@ -488,8 +487,16 @@ def make_optimizer(name: str, learning_rate: float) -> SGD | Adam:
 # -- gradients by each mode -----------------------------------------------------------
 
 
-def _random_direction(params: Any, rng: np.random.Generator) -> Any:
-    """A standard normal vector with the structure (and leaf types) of ``params``."""
+def random_direction(params: Any, rng: np.random.Generator) -> Any:
+    """A standard normal vector with the structure (and leaf types) of ``params``: the
+    direction of one forward-gradient step.
+
+    Example:
+        >>> v = random_direction([(np.zeros((2, 3)), np.zeros(3)), 1.0],
+        ...                      np.random.default_rng(0))
+        >>> v[0][0].shape, type(v[1]).__name__
+        ((2, 3), 'float')
+    """
     leaves, treedef = tree_flatten(params)
     out = []
     for leaf in leaves:
@@ -500,8 +507,26 @@ def _random_direction(params: Any, rng: np.random.Generator) -> Any:
     return tree_unflatten(treedef, out)
 
 
+def forward_gradient_along(model: Model, params: Any, X: np.ndarray, y: np.ndarray,
+                           direction: Any) -> Any:
+    """``(grad . v) v`` for the direction ``v``, from ONE JVP of ``model.loss``: the
+    forward-gradient estimate without drawing ``v`` (so the two can be timed apart).
+
+    Example:
+        >>> model = ArrayMLP((2, 3, 1), seed=0)
+        >>> X, y = np.ones((4, 2)), np.ones(4)
+        >>> v = random_direction(model.params, np.random.default_rng(0))
+        >>> g = forward_gradient_along(model, model.params, X, y, v)
+        >>> [W.shape for W, b in g]
+        [(2, 3), (3, 1)]
+    """
+    _, slope = jvp(lambda p: model.loss(p, X, y), (params,), (direction,))
+    return tree_map(lambda v: slope * v, direction)
+
+
 def gradient_function(model: Model, mode: str = "reverse",
-                      forward_strategy: str = "vectorized") -> Callable[..., Any]:
+                      forward_strategy: str = "vectorized",
+                      chunk_size: int | None = None) -> Callable[..., Any]:
     """``g(params, X, y, rng)``: the gradient of ``model.loss`` at ``params`` by ``mode``.
 
     - ``"reverse"``: one recording and one reverse sweep (``admodes.grad``);
@@ -510,6 +535,9 @@ def gradient_function(model: Model, mode: str = "reverse",
       (``"vectorized"``);
     - ``"forward-gradient"``: ``(grad . v) v`` for a standard normal direction ``v`` drawn
       from ``rng``, from ONE JVP: an unbiased estimate of the gradient.
+
+    ``chunk_size`` bounds the memory of ``"forward"`` with ``"vectorized"``: ceil(n / k)
+    sweeps of k parameter directions each (see ``admodes.jacfwd``) instead of one of n.
 
     Example:
         >>> model = ArrayMLP((2, 3, 1), seed=0)
@@ -524,14 +552,13 @@ def gradient_function(model: Model, mode: str = "reverse",
     if mode == "reverse":
         return lambda params, X, y, rng: grad(model.loss)(params, X, y)
     if mode == "forward":
-        jac = jacfwd(model.loss, vectorized=forward_strategy == "vectorized")
+        jac = jacfwd(model.loss, vectorized=forward_strategy == "vectorized",
+                     chunk_size=chunk_size)
         return lambda params, X, y, rng: jac(params, X, y)
 
     def forward_gradient(params: Any, X: np.ndarray, y: np.ndarray,
                          rng: np.random.Generator) -> Any:
-        direction = _random_direction(params, rng)
-        _, slope = jvp(lambda p: model.loss(p, X, y), (params,), (direction,))
-        return tree_map(lambda v: slope * v, direction)
+        return forward_gradient_along(model, params, X, y, random_direction(params, rng))
 
     return forward_gradient
 
@@ -572,7 +599,7 @@ def fit(model: Model, X: Any, y: Any, *, mode: str = "reverse", epochs: int = 10
         batch_size: int = 32, learning_rate: float = 1.0, seed: int = 0,
         forward_strategy: str = "vectorized", optimizer: str = "sgd",
         shuffle: bool = True, max_seconds: float | None = None,
-        callback: Callable[[int, Any], None] | None = None,
+        max_steps: int | None = None, callback: Callable[[int, Any], None] | None = None,
         progress: bool = False) -> pd.DataFrame:
     """Train ``model`` on ``(X, y)`` by mini-batch gradient descent; its ``params`` are
     updated in place. Returns the history: one row per step.
@@ -582,8 +609,10 @@ def fit(model: Model, X: Any, y: Any, *, mode: str = "reverse", epochs: int = 10
     ``"vectorized"``) or ``"forward-gradient"``. ``seed`` fixes the batch order (shuffled
     each epoch unless ``shuffle=False``) and, separately, the forward-gradient directions,
     so every mode sees the same batches. ``max_seconds`` stops training once the steps have
-    taken that long; ``callback(step, params)`` runs after every step. Training stops early,
-    saying why in ``history.attrs["stopped"]``, when the batch loss is no longer finite.
+    taken that long, ``max_steps`` after that many steps (a budget that need not be a whole
+    number of epochs); ``callback(step, params)`` runs after every step. Training stops
+    early, saying why in ``history.attrs["stopped"]``, when the batch loss is no longer
+    finite.
 
     History columns: ``epoch`` and ``step`` (from 1); ``loss`` and ``accuracy`` of the
     batch before the step, from a plain evaluation; ``seconds`` the wall time of the step
@@ -609,6 +638,8 @@ def fit(model: Model, X: Any, y: Any, *, mode: str = "reverse", epochs: int = 10
         raise ValueError(f"learning_rate={learning_rate!r}: expected a positive number")
     if max_seconds is not None and not max_seconds > 0:
         raise ValueError(f"max_seconds={max_seconds!r}: expected a positive number or None")
+    if max_steps is not None:
+        max_steps = _check_positive_int("max_steps", max_steps)
     X, y = _check_data(model, X, y)
 
     batch_rng, direction_rng = (np.random.default_rng(s)
@@ -619,7 +650,9 @@ def fit(model: Model, X: Any, y: Any, *, mode: str = "reverse", epochs: int = 10
     starts = range(0, n, batch_size)
     plan = ((epoch, start) for epoch in range(1, epochs + 1) for start in starts)
     if progress:
-        plan = progress_bar(plan, total=epochs * len(starts), label=f"fit {mode}")
+        from tqdm.auto import tqdm
+
+        plan = tqdm(plan, total=epochs * len(starts), desc=f"fit {mode}", leave=False)
     counted: dict[int, tuple[int, int]] = {}
     rows = []
     params = model.params
@@ -650,6 +683,9 @@ def fit(model: Model, X: Any, y: Any, *, mode: str = "reverse", epochs: int = 10
             callback(step, params)
         if max_seconds is not None and elapsed >= max_seconds:
             stopped = f"max_seconds={max_seconds} reached after step {step}"
+            break
+        if max_steps is not None and step >= max_steps:
+            stopped = f"max_steps={max_steps} reached"
             break
     history = pd.DataFrame(rows, columns=HISTORY_COLUMNS)
     history.attrs.update(mode=mode, forward_strategy=forward_strategy, n_params=model.n_params,

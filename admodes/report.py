@@ -5,18 +5,9 @@ from __future__ import annotations
 import html
 import re
 from pathlib import Path
-from typing import Any
 from urllib.parse import quote
 
 from . import runner
-
-TITLES = {
-    "scaling": "Jacobian cost as inputs and outputs grow",
-    "memory": "Memory: the tape grows with the computation",
-    "accuracy": "Accuracy: AD against finite differences",
-    "mlp_training": "Training an MLP on two moons with both modes",
-    "overhead": "Engine overhead per op",
-}
 
 HOW_TO_READ = """\
 For f: R^n -> R^m, forward mode pushes one tangent direction through the computation per
@@ -27,55 +18,6 @@ costs one reverse sweep whatever n is. Reverse mode pays in memory: its tape hol
 intermediate values of the whole computation, while forward mode keeps only what is live.
 Vector mode (`vectorized=True`) pushes all directions through ONE sweep of wider arrays:
 fewer Python-level operations, the same floating-point work."""
-
-
-# what could start a link or image ([), HTML or an autolink (<), a table cell, a code span
-# or emphasis; "(" and "!" need no escape once "[" has one
-_MARKDOWN_SPECIAL = re.compile(r"([\\`*_\[\]<>|])")
-
-
-def markdown_text(value: Any) -> str:
-    r"""``value`` as literal Markdown text on one line: its punctuation backslash-escaped,
-    so a value read from a file cannot start a link, an image, HTML or a table cell.
-
-    Example:
-        >>> print(markdown_text("![x](javascript:alert(1)) <b>"))
-        !\[x\](javascript:alert(1)) \<b\>
-    """
-    text = " ".join(re.sub(r"[\x00-\x1f\x7f]", " ", str(value)).split())
-    return _MARKDOWN_SPECIAL.sub(r"\\\1", text)
-
-
-def _environment_lines(env: dict[str, Any], preset: str | None) -> list[str]:
-    # every value comes from meta.json on disk: escape it before it becomes Markdown
-    def get(key: str) -> str:
-        return markdown_text(env.get(key))
-
-    blas_list = env.get("blas")
-    blas = ", ".join(markdown_text(f"{b.get('internal_api')} {b.get('version')}")
-                     for b in (blas_list if isinstance(blas_list, list) else [])
-                     if isinstance(b, dict)) or "unknown"
-    return [
-        f"- CPU: {get('cpu_model')} ({get('cores')} cores)",
-        f"- Python {get('python_version')}, numpy {get('numpy_version')} "
-        f"(BLAS: {blas}), admodes {get('admodes_version')}",
-        f"- git commit: {get('git_commit')}; date: {get('date')}; "
-        f"preset: {markdown_text(preset)}",
-    ]
-
-
-def key_table(summary: Path) -> list[str]:
-    """The first Markdown table of an experiment's summary.md: its key table."""
-    if not summary.exists():
-        return []
-    table: list[str] = []
-    # shown, never interpreted: a damaged byte shows as U+FFFD instead of failing the report
-    for line in summary.read_text(encoding="utf-8", errors="replace").splitlines():
-        if line.startswith("|"):
-            table.append(line)
-        elif table:
-            break
-    return table
 
 
 def _graph_section(out: Path) -> list[str]:
@@ -104,67 +46,87 @@ def _graph_section(out: Path) -> list[str]:
     return lines
 
 
+def _section(name: str, out: Path, figure_number: int) -> tuple[list[str], int, bool]:
+    """An experiment's section, built from its folder: findings and details rendered from
+    its estimates.csv, figures with their captions; for a run that did not complete, a
+    line that says so and why. Also the next figure number and whether it was complete."""
+    from .harness import Context
+    from .harness import text as harness_text
+
+    experiment = runner.load(name)
+    manifest, results, estimates = runner.read_run(name, out)
+    lines = [f"## {experiment.title}", ""]
+    if manifest is None:
+        return lines + [f"*Not included: {name} has no finished run in {out / name} (its "
+                        f"`manifest.json` is missing; run `admodes run {name}`).*", ""], \
+            figure_number, False
+    if not manifest.get("complete"):
+        why = harness_text.md(manifest.get("reason") or manifest.get("status") or "unknown")
+        return lines + [f"*Not included: the last run of {name} is "
+                        f"{harness_text.md(manifest.get('status', 'incomplete'))}: {why}. "
+                        f"Rows measured so far: {name}/results.csv.*", ""], figure_number, False
+    context = Context(harness_text.EstimateTable(estimates), results,
+                      manifest.get("config", {}), manifest)
+    names = experiment.template_vars(context)
+    import jinja2
+
+    try:
+        findings = harness_text.findings(experiment.findings, **names)
+        details = harness_text.render(experiment.details, **names).strip()
+    except (jinja2.UndefinedError, KeyError, ValueError, TypeError, IndexError,
+            AttributeError, ArithmeticError) as exc:
+        # the templates read estimates by name: a file of another form is bad data on disk
+        raise runner.ResultsError(name, out / name / "estimates.csv",
+                                  f"its estimates do not fit the {name} experiment: "
+                                  f"{type(exc).__name__}: {exc}") from exc
+    lines += [f"- {f}" for f in findings] + [""]
+    for fig in manifest.get("figures", []):
+        file = fig.get("file") if isinstance(fig, dict) else None
+        if not isinstance(file, str) or "/" in file or not (out / name / file).exists():
+            continue
+        lines += [f"![Figure {figure_number}]({name}/{quote(file)})", "",
+                  f"*Figure {figure_number}.* {harness_text.md(fig.get('caption', ''))}", ""]
+        figure_number += 1
+    if details:  # its headings one level down, under the section's
+        lines += [("#" + line if line.startswith("#") else line)
+                  for line in details.splitlines()] + [""]
+    lines += [f"Details: [{name}/summary.md]({name}/summary.md); rows: "
+              f"[{name}/results.csv]({name}/results.csv); estimates: "
+              f"[{name}/estimates.csv]({name}/estimates.csv).", ""]
+    from .harness.experiment import provenance
+
+    lines += provenance(manifest, manifest.get("config", {})) + [""]
+    return lines, figure_number, True
+
+
 def build(out_dir: str | Path, names: list[str] | None = None) -> list[Path]:
-    """Write ``REPORT.md`` and ``report.html`` in ``out_dir`` from the result files of the
-    experiments found there (or of ``names``). Every number comes from those files."""
+    """Write ``REPORT.md`` and ``report.html`` in ``out_dir`` from the experiment folders
+    found there (or ``names``). Only runs whose manifest says complete are quoted, and every
+    number comes from their estimates.csv; the others are listed with the reason."""
     out = Path(out_dir)
-    names = names or [n for n in runner.ORDER if (out / n / "results.csv").exists()]
+    names = names or [n for n in runner.available() if (out / n).is_dir()]
     if not names:
         raise FileNotFoundError(f"no experiment results under {out}: run `admodes run` first")
-    sections, env, presets = [], {}, set()
+    sections, figure_number, complete = [], 1, []
     for name in names:
-        module = runner.load(name)
-        df, meta = runner.load_results(name, out)
-        env = env or meta.get("environment", {})
-        presets.add(meta.get("preset"))
-        folder = out / name
-        lines = [f"## {TITLES.get(name, name)}", ""]
-        lines += [f"- {s}" for s in _findings(module, name, df, folder)]
-        table = key_table(folder / "summary.md")
-        if table:
-            lines += ["", f"Key table (from [{name}/summary.md]({name}/summary.md)):", "",
-                      *table]
-        lines += ["", f"Details: [{name}/summary.md]({name}/summary.md); data: "
-                  f"[{name}/results.csv]({name}/results.csv)"
-                  + (f"; measured in {meta['seconds']:.0f} s." if "seconds" in meta else "."),
-                  ""]
-        for png in sorted(folder.glob("*.png")):
-            # a file name on disk is text too; a plain one (cost_curves) reads better as is
-            alt = png.stem if re.fullmatch(r"[\w.-]+", png.stem) else markdown_text(png.stem)
-            lines += [f"![{alt}]({name}/{quote(png.name)})", ""]
-        sections.append("\n".join(lines))
-    preset = ", ".join(sorted(p for p in presets if p)) or None
+        lines, figure_number, ok = _section(name, out, figure_number)
+        sections += lines
+        complete.append(ok)
+    missing = [n for n, ok in zip(names, complete) if not ok]
+    status = (f"All {len(names)} experiments completed." if len(names) > 1 and not missing
+              else "The experiment completed." if not missing else
+              f"{len(names) - len(missing)} of {len(names)} experiments completed; not "
+              f"included: {', '.join(missing)} (see their sections).")
     text = "\n".join([
-        "# admodes: forward mode vs reverse mode, measured",
-        "",
-        "## Environment",
-        "",
-        *_environment_lines(env, preset),
-        "",
-        "Every number below comes from the result files listed in each section.",
-        "",
+        "# admodes: forward mode vs reverse mode, measured", "", status, "",
+        "Every number below comes from the estimates.csv of a completed run, with its 95% "
+        "bootstrap interval where it came from a timing.", "",
         *_graph_section(out),
         *sections,
-        "## How to read this",
-        "",
-        HOW_TO_READ,
-        "",
-    ])
+        "## How to read this", "", HOW_TO_READ, ""])
     md = runner.write_text(out / "REPORT.md", text)
     page = runner.write_text(out / "report.html", to_html(text, "admodes report"))
     return [md, page]
-
-
-def _findings(module: Any, name: str, df: Any, folder: Path) -> list[str]:
-    # findings() reads columns and config values by name: a results.csv or meta.json of the
-    # wrong form fails in it, and that is bad data on disk, not a bug
-    try:
-        return list(module.findings(df))
-    except (KeyError, ValueError, TypeError, IndexError, AttributeError,
-            ArithmeticError) as exc:
-        raise runner.ResultsError(
-            name, folder / "results.csv", f"the {name} experiment cannot interpret it or "
-            f"its meta.json: {type(exc).__name__}: {exc}") from exc
 
 
 def to_html(markdown: str, title: str) -> str:

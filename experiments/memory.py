@@ -1,416 +1,226 @@
-"""What reverse mode pays in memory: the tape grows with the number of ops, forward stays flat.
-
-Reverse mode records every primitive op with the values its derivative rule will need (the
-*residuals*) and keeps them until the backward sweep; forward mode carries a tangent beside
-each value and drops both as soon as the next op has used them. For a chain of L cheap
-elementwise ops on a vector (sin, x * 0.9, x + 0.1, tanh, repeated; then ``np.sum``),
-L from 10 to 100,000, this script measures for ``value_and_grad`` (reverse: one recording,
-one backward sweep) and ``jvp`` (forward: one sweep):
-
-- the tape's length (entries: the input, the L ops and the sum) and its residual bytes, as
-  ``admodes.count_ops`` reports them;
-- the peak memory allocated during one call, by tracemalloc
-  (``admodes.measure.peak_memory``), also for the plain-numpy primal;
-- the time of one call (``admodes.measure.time_call``: median after warm-up, BLAS pinned to
-  one thread) and its ratio to the primal timed in the same run.
-
-Slopes are fitted on log-log axes over L >= sqrt(largest L), where fixed costs (the input,
-the interpreter's own allocations) no longer dominate: reverse mode's should be 1, forward
-mode's 0.
-
-Columns of ``results.csv`` (one row per measurement): ``experiment`` ("memory"), ``part``
-("chain"), ``family``, ``mode`` (forward, reverse, primal), ``strategy`` (one_sweep, numpy),
-``n_inputs`` (vector length), ``n_outputs`` (1), ``chain_length`` (L), ``repeats``,
-``median_s``, ``min_s``, ``max_s``, ``primal_median_s``, ``ratio_to_primal``, ``sweeps``,
-``recordings``, ``ops``, ``flops``, ``tape_length``, ``tape_bytes``, ``peak_bytes``,
-``peak_bytes_per_op``, ``max_abs_error`` (forward's directional derivative against the
-reverse gradient's dot product with the same direction).
-
-Run ``python experiments/memory.py [--quick | --preset full] [--out DIR]``: it writes
-``results.csv`` (row by row), ``summary.md`` and ``memory.png`` into DIR (default
-``reports/memory``).
+"""What reverse mode pays in memory. For a chain of L elementwise ops on a vector (sin, * 0.9,
++ 0.1, tanh, repeated; then a sum): value_and_grad against jvp and the primal in time, peak memory
+(tracemalloc), tape length and bytes, and the stored bytes its VJPs actually read. For the
+gradient of f: R^n -> R: peak memory and time of jacfwd looped, vectorized (an n x n tangent
+batch) and chunked, and of jacrev looped and vectorized. Log-log slopes over sizes >= sqrt(max).
 """
-
-from __future__ import annotations
 
 import math
 import sys
-from collections.abc import Callable, Iterable
-from pathlib import Path
 from typing import Any
 
 import numpy as np
-import pandas as pd
 
-import admodes
-from admodes.measure import (
-    RowSink,
-    announce,
-    environment,
-    experiment_args,
-    fit_slope,
-    frozen_heap,
-    markdown_table,
-    merged_config,
-    peak_memory,
-    pinned_blas,
-    save_figure,
-    steady_malloc,
-    time_call,
-    write_atomic,
-)
+from admodes import jacfwd, jacrev, jvp, value_and_grad
+from admodes.harness import Estimates, Experiment, FigureSpec, Q, linear_fit, log_slope, main
+from admodes.harness.figures import band, log2_axis, new_figure, reference_line
+from admodes.harness.text import ci, markdown_table, nbytes, num, seconds
+from admodes.measure import tape_residuals
 
-NAME = "memory"
-
-FULL_CONFIG: dict[str, Any] = {
-    "chain_lengths": [10, 30, 100, 300, 1_000, 3_000, 10_000, 30_000, 100_000],
-    "vector_size": 64,       # float64 numbers carried along the chain (512 bytes per value)
-    "min_time": 0.05,        # seconds of timed samples per measurement, after warm-up
-    "min_repeats": 3,
-    "warmup": 1,
-    "seed": 0,
-    "steady_malloc": True,   # see admodes.measure.steady_malloc
-    "checkpoint_csv": None,  # if a path: append each row there as soon as it is measured
-}
-QUICK_CONFIG: dict[str, Any] = {**FULL_CONFIG,
-                                "chain_lengths": [10, 100, 1_000, 10_000, 100_000],
-                                "min_time": 0.0, "min_repeats": 1, "warmup": 0}
-PRESETS: dict[str, dict[str, Any]] = {"quick": QUICK_CONFIG, "full": FULL_CONFIG}
-
-COLUMNS = ["experiment", "part", "family", "mode", "strategy", "n_inputs", "n_outputs",
-           "chain_length", "repeats", "median_s", "min_s", "max_s", "primal_median_s",
-           "ratio_to_primal", "sweeps", "recordings", "ops", "flops", "tape_length",
-           "tape_bytes", "peak_bytes", "peak_bytes_per_op", "max_abs_error"]
-FAMILY = "elementwise_chain"
+STEPS = (np.sin, lambda z: z * 0.9, lambda z: z + 0.1, np.tanh)
+MODES = ("reverse", "forward", "primal")
+# peak memory ~ n^p: an n x n tangent batch (vectorized forward); else n-vectors, k or a tape
+THEORY_N = {"f": 1, "jacfwd looped": 1, "jacfwd vectorized": 2, "jacfwd chunked": 1,
+            "jacrev looped": 1, "jacrev vectorized": 1}
+THEORY_L = {"reverse": 1, "forward": 0, "primal": 0}  # memory against L (time: 1 for all)
+SIZES = {"chain_length": ("chain_lengths", "L (ops in the chain)"),
+         "n_inputs": ("jacobian_sizes", "n (inputs of f: R^n -> R)")}  # config, axis label
 
 
-def make_chain(length: int) -> Callable[[Any], Any]:
-    """x -> sum of a chain of ``length`` elementwise ops (sin, * 0.9, + 0.1, tanh, ...): the
-    values stay within [-1, 1] however long the chain."""
-    if length < 1:
-        raise ValueError(f"a chain needs at least one op, got length {length}")
-
+def make_chain(length: int):  # x -> sum of ``length`` ops; values stay in [-1, 1] however long
     def chain(x):
-        z = x
         for k in range(length):
-            step = k % 4
-            if step == 0:
-                z = np.sin(z)
-            elif step == 1:
-                z = z * 0.9
-            elif step == 2:
-                z = z + 0.1
-            else:
-                z = np.tanh(z)
-        return np.sum(z)
-
+            x = STEPS[k % 4](x)
+        return np.sum(x)
     return chain
 
 
-def _counted(fn: Callable, *args: Any):
-    with admodes.count_ops() as count:
-        result = fn(*args)
-    return result, count
+def measure(cell: dict[str, Any], cfg: dict[str, Any], meter) -> None:
+    chain = "chain_length" in cell
+    size = cfg["vector_size"] if chain else cell["n_inputs"]
+    rng = np.random.default_rng([cfg["seed"], cell.get("chain_length", 0), size])
+    x, t = rng.uniform(-1.0, 1.0, size), rng.standard_normal(size)
+    f = make_chain(cell["chain_length"] if chain else cfg["jacobian_ops"])
+    if chain:
+        vg = value_and_grad(f)
+        calls = {"primal": lambda: f(x), "reverse": lambda: vg(x),
+                 "forward": lambda: jvp(f, (x,), (t,))}
+    else:
+        jacs = {"jacfwd looped": jacfwd(f, vectorized=False), "jacfwd vectorized": jacfwd(f),
+                "jacfwd chunked": jacfwd(f, chunk_size=cfg["chunk_size"]),
+                "jacrev looped": jacrev(f, vectorized=False), "jacrev vectorized": jacrev(f)}
+        calls = {"f": lambda: f(x), **{s: (lambda j=j: j(x)) for s, j in jacs.items()}}
+    meter.time(calls)
+    for variant, fn in calls.items():  # every replicate, warm, and without counting around
+        meter.note(variant, peak_bytes=meter.peak(fn)[1])
+    for v in calls if meter.first else ():
+        _, c = meter.count(calls[v])
+        meter.note(v, tape_length=c.tape_length, tape_bytes=c.tape_bytes, sweeps=c.sweeps,
+                   recordings=c.recordings, ops=sum(c.ops.values()))
+    if chain and meter.first:
+        meter.note("reverse", **tape_residuals(f, x))
 
 
-def measure_length(length: int, cfg: dict[str, Any]) -> list[dict[str, Any]]:
-    """The primal, forward and reverse rows for one chain length (columns: ``COLUMNS``)."""
-    rng = np.random.default_rng([cfg["seed"], length])
-    size = cfg["vector_size"]
-    x = rng.uniform(-1.0, 1.0, size)
-    direction = rng.standard_normal(size)
-    f = make_chain(length)
-    value_and_grad = admodes.value_and_grad(f)
-
-    def forward(v):
-        return admodes.jvp(f, (v,), (direction,))
-
-    base = {"experiment": NAME, "part": "chain", "family": FAMILY, "n_inputs": size,
-            "n_outputs": 1, "chain_length": length}
-    timing_args = {"min_time": cfg["min_time"], "min_repeats": cfg["min_repeats"],
-                   "warmup": cfg["warmup"]}
-    primal_time = time_call(f, x, **timing_args)
-    _, primal_peak = peak_memory(f, x)
-    rows = [{**base, "mode": "primal", "strategy": "numpy", "repeats": primal_time.repeats,
-             "median_s": primal_time.median_s, "min_s": primal_time.min_s,
-             "max_s": primal_time.max_s, "primal_median_s": primal_time.median_s,
-             "ratio_to_primal": 1.0, "sweeps": 0, "recordings": 0, "ops": length + 1,
-             "flops": np.nan, "tape_length": 0, "tape_bytes": 0, "peak_bytes": primal_peak,
-             "peak_bytes_per_op": primal_peak / length, "max_abs_error": np.nan}]
-    results = {}
-    for mode, fn in (("reverse", value_and_grad), ("forward", forward)):
-        # counted and measured apart: counting allocates small objects of its own
-        result, count = _counted(fn, x)
-        _, peak = peak_memory(fn, x)
-        results[mode] = result
-        timing = time_call(fn, x, **timing_args)
-        rows.append({
-            **base, "mode": mode, "strategy": "one_sweep", "repeats": timing.repeats,
-            "median_s": timing.median_s, "min_s": timing.min_s, "max_s": timing.max_s,
-            "primal_median_s": primal_time.median_s,
-            "ratio_to_primal": timing.median_s / primal_time.median_s,
-            "sweeps": count.sweeps, "recordings": count.recordings,
-            "ops": sum(count.ops.values()), "rule_ops": sum(count.rule_ops.values()),
-            "flops": count.flops,
-            "tape_length": count.tape_length, "tape_bytes": count.tape_bytes,
-            "peak_bytes": peak, "peak_bytes_per_op": peak / length,
-            "max_abs_error": np.nan})
-    directional_by_reverse = float(np.dot(results["reverse"][1], direction))
-    error = abs(float(results["forward"][1]) - directional_by_reverse)
-    for row in rows[1:]:
-        row["max_abs_error"] = error
-    return rows
+def quantity(results, name: str, variant: str, **where: Any) -> Q:
+    """Peaks (noted once per replicate) with draws resampling the replicates; times by
+    ``results.time``; counts and bytes exact."""
+    if name.startswith("time"):
+        return results.time(variant, clock="wall_s" if "wall" in name else "cpu_s", **where)
+    if name != "peak_bytes":
+        return results.exact(results.metric(name, variant, **where))
+    return results.per_replicate(name, variant, **where)
 
 
-def run(config: dict[str, Any] | None = None, *, show_progress: bool = True) -> pd.DataFrame:
-    """Measure every chain length; one row per measurement (columns: ``COLUMNS``).
-
-    ``config`` overrides keys of the full preset (``PRESETS["full"]``). The environment and
-    the config are attached as ``df.attrs["environment"]`` and ``df.attrs["config"]``. On
-    Ctrl-C the rows measured so far are returned with ``df.attrs["interrupted"] = True``
-    (and are already in ``config["checkpoint_csv"]`` when that is set).
-
-    Example:
-        >>> df = run({"chain_lengths": [10, 100], "min_time": 0.0, "min_repeats": 1,
-        ...           "warmup": 0}, show_progress=False)
-        >>> df[df["mode"] == "reverse"].tape_length.tolist()
-        [12, 102]
-    """
-    cfg = merged_config(FULL_CONFIG, config)
-    malloc_steadied = steady_malloc() if cfg["steady_malloc"] else False
-    sink = RowSink(COLUMNS, cfg["checkpoint_csv"])
-    lengths = list(cfg["chain_lengths"])
-    with pinned_blas(1), frozen_heap():
-        env = environment()
-        interrupted = sink.collect(lengths, lambda length: measure_length(length, cfg),
-                                   label=NAME, show_progress=show_progress)
-    used = {**cfg, "steady_malloc": malloc_steadied,
-            "checkpoint_csv": str(cfg["checkpoint_csv"] or "")}
-    return sink.frame(environment=env, config=used, interrupted=interrupted)
+# (quantity, variant) estimated at every size, per size key
+SERIES = {"chain_length": [(m, v) for m in ("peak_bytes", "time", "time_wall") for v in MODES]
+          + [(m, v) for m in ("tape_length", "tape_bytes") for v in MODES[:2]]
+          + [(m, "reverse") for m in ("python_bytes_per_entry", "kept_bytes", "needed_bytes",
+                                      "python_bytes")],
+          "n_inputs": [(m, v) for m in ("peak_bytes", "time") for v in THEORY_N]}
 
 
-# -- analysis -----------------------------------------------------------------------------
+def estimate(results) -> Estimates:
+    est, q, top = Estimates(), {}, {}
+    for key, series in SERIES.items():
+        sizes = sorted(results.cfg[SIZES[key][0]])
+        fit, top[key] = [x for x in sizes if x >= math.sqrt(sizes[-1])], sizes[-1]
+        for m, v in series:
+            q[m, v] = by = {x: quantity(results, m, v, **{key: x}) for x in sizes}
+            for x, value in by.items():
+                est.add(m, value, variant=v, **{key: x})
+            if all(e.value > 0 for e in by.values()):  # forward mode's tape: zeros, no log
+                est.add("slope", log_slope(fit, [by[x] for x in fit]), measure=m, variant=v,
+                        against=key)
+            if m.endswith("bytes") and v == "reverse":  # linear slope; fixed costs: intercept
+                est.add("bytes_per_op", linear_fit(fit, [by[x] for x in fit])[1], measure=m,
+                        variant=v, against=key)
+    L, n = top["chain_length"], top["n_inputs"]
+    for v, where, base in ([(v, {"chain_length": L}, "primal") for v in MODES[:2]]
+                           + [(s, {"n_inputs": n}, "f") for s in THEORY_N]):
+        est.add("time_over_primal", results.ratio(v, base, **where), variant=v, **where)
+    kept, needed, python = (q[s][L] for s in SERIES["chain_length"][-3:])
+    est.add("saving_fraction", (kept - needed) / kept, of="residuals", chain_length=L)
+    est.add("saving_fraction", (kept - needed) / (kept + python), of="tape", chain_length=L)
+    est.add("tape_over_peak", (kept + python) / q["peak_bytes", "reverse"][L], chain_length=L)
+    for s in THEORY_N:
+        est.add("peak_over_reverse", q["peak_bytes", s][n] / q["peak_bytes", "jacrev "
+                "vectorized"][n], variant=s, n_inputs=n)
+        est.add("sweeps", results.metric("sweeps", s, n_inputs=n), variant=s, n_inputs=n)
+    return est
 
 
-def fit_from(lengths: Iterable[int]) -> float:
-    """The shortest chain the slopes are fitted on: sqrt(longest), the upper half of a
-    log-spaced range."""
-    lengths = list(lengths)
-    return math.sqrt(max(lengths)) if lengths else math.inf
+FINDINGS = """\
+{% set L, n, vec, chunk = cfg.chain_lengths | max, cfg.jacobian_sizes | max,
+   "jacfwd vectorized", "jacfwd chunked" %}{% set peak = {"measure": "peak_bytes"} %}
+- Reverse mode's tape grows with the computation: against L its length rises with slope
+  {{ E("slope", measure="tape_length", variant="reverse").value | num }} and the peak memory of
+  one value_and_grad call with slope {{ E("slope", variant="reverse", **peak) | versus(1) }};
+  forward mode records no tape and its peak stays at {{ E("peak_bytes", variant="forward",
+  chain_length=L).value | nbytes }} (slope {{ E("slope", variant="forward", **peak) | versus(0) }}).
+- Of the {{ E("bytes_per_op", measure="kept_bytes").value | num }} bytes per op the tape keeps,
+  its VJPs read only {{ E("bytes_per_op", measure="needed_bytes").value | num }}: storing only
+  those would save {{ E("saving_fraction", of="residuals").value | num(2) }} of the residual bytes
+  ({{ E("saving_fraction", of="tape").value | num(2) }} with the {{ E("python_bytes_per_entry",
+  chain_length=L).value | num }} bytes of Python objects per entry counted); residuals plus
+  objects are {{ E("tape_over_peak") | ci(2) }} times the peak at L = {{ L }}.
+- At L = {{ L }} a reverse-mode gradient takes {{ E("time_over_primal", variant="reverse")
+  | ci }} times the primal's CPU time, a forward-mode directional derivative
+  {{ E("time_over_primal", variant="forward") | ci }} times.
+- For a gradient of f: R^{{ n }} -> R, vectorized jacfwd peaks at {{ E("peak_bytes",
+  variant=vec, n_inputs=n) | ci(3, nbytes) }}, {{ E("peak_over_reverse", variant=vec) | ci }}
+  times vectorized jacrev's {{ E("peak_bytes", variant="jacrev vectorized", n_inputs=n)
+  | ci(3, nbytes) }} (slope against n {{ E("slope", variant=vec, **peak) | versus(2) }});
+  chunks of {{ cfg.chunk_size }} directions bring it to {{ E("peak_bytes", variant=chunk,
+  n_inputs=n) | ci(3, nbytes) }} (slope {{ E("slope", variant=chunk, **peak) | versus(1) }}).
+"""
+# table columns: (quantity, variant, format, header); the rows of ratios: the column they fit
+COLUMNS = ([("tape_length", "reverse", num, "entries")]
+           + [(m, "reverse", nbytes, h) for m, h in (("kept_bytes", "tape keeps"),
+              ("needed_bytes", "VJPs read"), ("python_bytes", "Python objects"))]
+           + [(m, v, fmt, f"{m[:4]} {v}") for m, fmt in (("peak_bytes", nbytes),
+              ("time", seconds)) for v in MODES])
+JAC_COLUMNS = [(m, s, fmt, s) for m, fmt in (("peak_bytes", nbytes), ("time", seconds))
+               for s in THEORY_N]
+THEORY = {**{("peak_bytes", s): p for s, p in THEORY_N.items()},
+          **{(m, v): THEORY_L[v] if "bytes" in m else 1 for m, v, _, _ in COLUMNS}}
+ROWS = {"peak_over_reverse": "peak_bytes", "time_over_primal": "time", "sweeps": "time"}
 
 
-MEASURES = {"tape_length": "tape length (entries)", "tape_bytes": "tape residual bytes",
-            "peak_bytes": "peak bytes (tracemalloc)", "median_s": "time (s)"}
+def size_table(E, key: str, sizes, columns) -> str:
+    """Per size each column's estimate; then its slopes, ratios at the largest size, theory."""
+    def cell(name, fmt=num, **where):  # one look-up, not has() then get: the page has ~400
+        return "".join(ci(e, 3, fmt) for e in E.all(name, **where))
+    rows = [[num(x)] + [cell(m, fmt, variant=v, **{key: x}) for m, v, fmt, _ in columns]
+            for x in sorted(sizes)]
+    rows += [[name] + [cell(name, measure=m, variant=v) for m, v, _, _ in columns]
+             for name in ("slope", "bytes_per_op")]
+    rows += [[name] + [cell(name, variant=v, **{key: max(sizes)}) if m == of else ""
+                       for m, v, _, _ in columns] for name, of in ROWS.items()]
+    rows.append(["theory"] + [str(THEORY.get((m, v), "")) for m, v, _, _ in columns])
+    rows = [[r[0].replace("_", " ")] + r[1:] for r in rows if any(r[1:])]  # none: dropped
+    return "\n".join(markdown_table(rows, [key] + [c[-1] for c in columns]))
 
 
-def slopes(df: pd.DataFrame) -> pd.DataFrame:
-    """Log-log slope of each measure against L, per mode, over L >= sqrt(largest L); the
-    theory is 1 for reverse mode's memory and 0 for forward mode's."""
-    out = []
-    start = fit_from(df.chain_length) if len(df) else math.inf
-    for mode, rows in df.groupby("mode", sort=False):
-        upper = rows[rows.chain_length >= start]
-        for measure in MEASURES:
-            if mode != "reverse" and measure in ("tape_length", "tape_bytes"):
-                continue  # nothing recorded: zeros have no log
-            theory = (1.0 if mode == "reverse" or measure == "median_s" else 0.0)
-            out.append({"mode": mode, "measure": measure, "theory": theory,
-                        "fit_from": int(upper.chain_length.min()) if len(upper) else np.nan,
-                        "points": len(upper),
-                        "slope": fit_slope(upper.chain_length, upper[measure])})
-    return pd.DataFrame(out, columns=["mode", "measure", "theory", "fit_from", "points",
-                                      "slope"])
+DETAILS = """\
+Per chain length: tape entries; bytes the tape keeps, the part its VJPs read, its Python objects;
+per mode, peak bytes of one call and CPU time per call [95% interval]. Below: slopes against L
+(log-log; linear: bytes per op), time over the primal's at the largest L, the theory's slopes.
+
+{{ size_table(E, "chain_length", cfg.chain_lengths, columns) }}
+
+Per n, the peak bytes of each Jacobian strategy (chunks of {{ cfg.chunk_size }} directions), then
+its slope against n and its peak over vectorized jacrev's at the largest n; next, CPU time per
+call with its ratio to f and the sweeps counted.
+
+{{ size_table(E, "n_inputs", cfg.jacobian_sizes, jac_columns[:6]) }}
+
+{{ size_table(E, "n_inputs", cfg.jacobian_sizes, jac_columns[6:]) }}
+"""
 
 
-def _slope_text(value: float) -> str:
-    text = f"{value:.2f}"
-    return text.lstrip("-") if float(text) == 0 else text  # no "-0.00"
+def draw(ctx, key: str):
+    """The table columns' bytes (left) and times (right) against size, log-log."""
+    (name, xlabel), columns = SIZES[key], COLUMNS if key == "chain_length" else JAC_COLUMNS
+    sizes = sorted(ctx.cfg[name])
+    fig, axes = new_figure(1, 2, width=5.8, height=4.4)
+    for ax, fmt in zip(axes[0], (nbytes, seconds)):
+        for k, (quantity, variant, _, label) in enumerate(c for c in columns if c[2] is fmt):
+            ests = ctx.E.all(quantity, variant=variant)
+            band(ax, [e.groups[key] for e in ests], ests, k, label)
+        for s in ("jacfwd vectorized", "jacrev vectorized") if key == "n_inputs" and \
+                fmt is nbytes else ():  # theory lines through the largest n
+            p, top = THEORY_N[s], ctx.E("peak_bytes", variant=s, n_inputs=sizes[-1]).value
+            reference_line(ax, sizes, top / (sizes[-1] / sizes[0]) ** p, p, f"theory slope {p}")
+        log2_axis(ax, "x", sizes, xlabel)
+        ax.set(yscale="log", ylabel="bytes" if fmt is nbytes else "CPU time per call (s)")
+        ax.grid(True, alpha=0.3)
+        ax.legend(fontsize=7)
+    return fig
 
 
-def _row(df: pd.DataFrame, mode: str, length: int) -> pd.Series | None:
-    hit = df[(df["mode"] == mode) & (df.chain_length == length)]
-    return hit.iloc[0] if len(hit) else None
-
-
-def _bytes(n: float) -> str:
-    for unit, scale in (("GB", 1e9), ("MB", 1e6), ("kB", 1e3)):
-        if n >= scale:
-            return f"{n / scale:.3g} {unit}"
-    return f"{n:.0f} B"
-
-
-def findings(df: pd.DataFrame) -> list[str]:
-    """The key results in plain sentences, generated from the numbers of ``run()``."""
-    out: list[str] = []
-    if df[df["mode"] == "reverse"].empty:
-        return ["No chain was measured."]
-    table = slopes(df).set_index(["mode", "measure"]).slope
-    reverse = df[df["mode"] == "reverse"]
-    exact = int((reverse.tape_length == reverse.chain_length + 2).sum())
-    longest = int(reverse.chain_length.max())
-    rev = _row(df, "reverse", longest)
-    size = int(rev.n_inputs)
-    out.append(
-        f"Reverse mode's tape has exactly L + 2 entries (the input, the L ops, the sum) in "
-        f"{exact} of {len(reverse)} runs; fitted against L its length grows with slope "
-        f"{table.get(('reverse', 'tape_length'), math.nan):.2f}, its residual bytes with "
-        f"{table.get(('reverse', 'tape_bytes'), math.nan):.2f} and its peak memory with "
-        f"{table.get(('reverse', 'peak_bytes'), math.nan):.2f} (theory: 1).")
-    out.append(
-        f"At L = {longest}, the tape keeps {_bytes(rev.tape_bytes)} of residuals "
-        f"({rev.tape_bytes / longest:.0f} bytes per op, for values of {size} float64 = "
-        f"{8 * size} bytes) and one reverse-mode call peaks at {_bytes(rev.peak_bytes)} "
-        f"({rev.peak_bytes_per_op:.0f} bytes per op, {rev.peak_bytes / rev.tape_bytes:.1f}x "
-        "the residuals alone).")
-    forward = df[df["mode"] == "forward"]
-    if len(forward):
-        low, high = forward.peak_bytes.min(), forward.peak_bytes.max()
-        out.append(
-            f"Forward mode records nothing (tape length {int(forward.tape_length.max())}); "
-            f"its peak memory stays between {_bytes(low)} and {_bytes(high)} from L = "
-            f"{int(forward.chain_length.min())} to {int(forward.chain_length.max())} (slope "
-            f"{_slope_text(table.get(('forward', 'peak_bytes'), math.nan))}, theory: 0).")
-        fwd = _row(df, "forward", longest)
-        if fwd is not None and fwd.peak_bytes > 0:
-            out.append(
-                f"At L = {longest} reverse mode needs {rev.peak_bytes / fwd.peak_bytes:.0f}x "
-                "the peak memory of forward mode, for "
-                f"{rev.ratio_to_primal / fwd.ratio_to_primal:.2f}x its time "
-                f"({rev.ratio_to_primal:.1f}x vs {fwd.ratio_to_primal:.1f}x the primal).")
-    error = df.max_abs_error.max()
-    out.append(f"Forward and reverse directional derivatives agree to within {error:.1e}.")
-    if df.attrs.get("interrupted"):
-        out.append("The run was interrupted: these numbers cover only the lengths measured.")
-    return out
-
-
-# -- figure and report --------------------------------------------------------------------
-
-
-def _pyplot():
-    import matplotlib
-
-    matplotlib.use("Agg")
-    import matplotlib.pyplot as plt
-
-    return plt
-
-
-def plot_memory(df: pd.DataFrame, path: Path) -> Path | None:
-    """Left: the tape's length against L. Right: bytes against L (reverse mode's residuals
-    and peak, forward mode's and the primal's peak). Log-log, fitted slopes in legends."""
-    if df.empty:
-        return None
-    plt = _pyplot()
-    start = fit_from(df.chain_length)
-    fig, (left, right) = plt.subplots(1, 2, figsize=(11.5, 4.6))
-
-    def draw(ax, mode, measure, label, color, dash, marker):
-        rows = df[df["mode"] == mode].sort_values("chain_length")
-        if rows.empty or not (rows[measure] > 0).any():
-            return
-        upper = rows[rows.chain_length >= start]
-        slope = fit_slope(upper.chain_length, upper[measure])
-        ax.plot(rows.chain_length, rows[measure], color=color, linestyle=dash, marker=marker,
-                markersize=4, label=f"{label}, slope {_slope_text(slope)}")
-
-    draw(left, "reverse", "tape_length", "reverse: tape entries", "tab:red", "-", "o")
-    left.plot([], [], " ", label="forward: no tape (0 entries)")
-    draw(right, "reverse", "peak_bytes", "reverse: peak (tracemalloc)", "tab:red", "-", "o")
-    draw(right, "reverse", "tape_bytes", "reverse: tape residuals", "tab:red", "--", "s")
-    draw(right, "forward", "peak_bytes", "forward: peak (tracemalloc)", "tab:blue", "-", "o")
-    draw(right, "primal", "peak_bytes", "primal (numpy): peak", "black", ":", ".")
-    for ax, ylabel in ((left, "tape length (entries)"), (right, "bytes")):
-        ax.set_xscale("log")
-        ax.set_yscale("log")
-        ax.set_xlabel("L (elementwise ops in the chain)")
-        ax.set_ylabel(ylabel)
-        ax.grid(True, which="major", alpha=0.3)
-        ax.legend(fontsize=8, loc="upper left")
-    size = int(df.n_inputs.iloc[0])
-    left.set_title("Reverse mode records every op", fontsize=10)
-    right.set_title(f"Memory of one call (values of {size} float64)", fontsize=10)
-    fig.suptitle(f"Memory against chain length; slopes fitted for L >= {start:.3g}",
-                 fontsize=12)
-    fig.tight_layout()
-    save_figure(fig, path, dpi=110)
-    plt.close(fig)
-    return path
-
-
-def _markdown(df: pd.DataFrame, env: dict[str, Any], cfg: dict[str, Any]) -> str:
-    lines = ["# Memory: reverse mode's tape against forward mode", ""]
-    if df.attrs.get("interrupted"):
-        lines += ["**Interrupted run: only the lengths measured are included.**", ""]
-    lines += ["## Findings", ""] + [f"- {s}" for s in findings(df)] + [""]
-    table = slopes(df)
-    if not table.empty:
-        lines += ["## Fitted log-log slopes against L", "",
-                  f"Least squares on log-log axes over L >= {fit_from(df.chain_length):.3g}.",
-                  ""]
-        shown = pd.DataFrame({"mode": table["mode"],
-                              "measure": table.measure.map(MEASURES),
-                              "theory": table.theory, "fitted from L": table.fit_from,
-                              "slope": table.slope})
-        lines += markdown_table(shown, {"theory": lambda v: f"{v:.0f}",
-                                        "fitted from L": lambda v: f"{v:.0f}",
-                                        "slope": _slope_text}) + [""]
-    lines += ["## Measurements", ""]
-    shown = df[df["mode"] != "primal"].sort_values(["mode", "chain_length"])
-    shown = pd.DataFrame({"mode": shown["mode"], "L": shown.chain_length,
-                          "tape entries": shown.tape_length, "tape bytes": shown.tape_bytes,
-                          "peak bytes": shown.peak_bytes,
-                          "peak bytes / op": shown.peak_bytes_per_op,
-                          "time": shown.median_s, "x primal": shown.ratio_to_primal})
-    lines += markdown_table(shown, {"tape bytes": _bytes, "peak bytes": _bytes,
-                                    "peak bytes / op": lambda v: f"{v:.0f}",
-                                    "time": lambda v: f"{v * 1e3:.3g} ms",
-                                    "x primal": lambda v: f"{v:.1f}"}) + [""]
-    blas = ", ".join(f"{b['internal_api']} {b['version']}" for b in env.get("blas") or [])
-    lines += [
-        "## Setup", "",
-        f"- chain: sin, x * 0.9, x + 0.1, tanh, repeated to L ops, then np.sum, on a vector "
-        f"of {cfg['vector_size']} float64; reverse = `value_and_grad(f)(x)`, forward = "
-        "`jvp(f, (x,), (t,))`.",
-        "- counts from `admodes.count_ops`, peak memory by `admodes.measure.peak_memory` "
-        "(tracemalloc) on that same call; times from `admodes.measure.time_call` "
-        f"({cfg['warmup']} warm-up, at least {cfg['min_repeats']} samples and "
-        f"{cfg['min_time']} s).",
-        f"- admodes {env.get('admodes_version')}, numpy {env.get('numpy_version')}, Python "
-        f"{env.get('python_version')}; CPU {env.get('cpu_model')} ({env.get('cores')} cores); "
-        f"BLAS {blas or 'unknown'} pinned to 1 thread; git {env.get('git_commit')}; "
-        f"{env.get('date')}.", ""]
-    return "\n".join(lines)
-
-
-def write_report(df: pd.DataFrame, out_dir: str | Path) -> list[Path]:
-    """Write results.csv, summary.md and memory.png into ``out_dir``; return the paths.
-
-    Example:
-        >>> paths = write_report(run(PRESETS["quick"]), "reports/memory")  # doctest: +SKIP
-    """
-    out = Path(out_dir)
-    out.mkdir(parents=True, exist_ok=True)
-    env = df.attrs.get("environment") or environment()
-    cfg = {**FULL_CONFIG, **df.attrs.get("config", {})}
-    paths = [out / "results.csv", out / "summary.md"]
-    write_atomic(paths[0], df.to_csv(index=False))
-    write_atomic(paths[1], _markdown(df, env, cfg))
-    figure = plot_memory(df, out / "memory.png")
-    if figure is not None:
-        paths.append(figure)
-    return paths
-
-
-def main(argv: list[str] | None = None) -> int:
-    """Command line: ``python experiments/memory.py [--quick | --preset P] [--out DIR]``."""
-    args = experiment_args(
-        argv, description=__doc__.splitlines()[0], name=NAME, presets=PRESETS,
-        preset_help="5 chain lengths, one timed sample each (quick) or 9 lengths with "
-                    "repeated timing (full); default full")
-    df = run({**PRESETS[args.preset], "checkpoint_csv": args.out / "results.csv"})
-    return announce(df, write_report(df, args.out), findings(df))
-
+BANDS = ("Log-log axes; shaded: 95% bootstrap interval over the {{ cfg.replicates }} replicates"
+         " (peaks) or replicates and samples (times); preset {{ manifest.preset }}.")
+COMMON = {"vector_size": 64, "jacobian_ops": 8, "chunk_size": 16}
+EXPERIMENT = Experiment(
+    name="memory", title="Memory: reverse mode's tape against forward mode",
+    summary=__doc__.replace("\n", " ").strip(),
+    presets={"quick": {**COMMON, "chain_lengths": [10, 30, 100, 300, 1000], "replicates": 2,
+                       "jacobian_sizes": [16, 32, 64, 128, 256], "samples": 3, "warmup": 0},
+             "full": {**COMMON, "chain_lengths": [10, 30, 100, 300, 1000, 3000, 10_000, 30_000,
+                                                  100_000], "replicates": 3, "samples": 5,
+                      "jacobian_sizes": [16, 32, 64, 128, 256, 512, 1024]}},
+    cells=lambda cfg: [{key: x} for key, (name, _) in SIZES.items() for x in cfg[name]],
+    measure=measure, estimate=estimate, findings=FINDINGS, details=DETAILS,
+    figures=[FigureSpec("chain", lambda ctx: draw(ctx, "chain_length"), "Bytes against L (left; "
+                        "vectors of {{ cfg.vector_size }} float64): kept by reverse mode's tape, "
+                        "read by its VJPs, in its Python objects (exact), and each mode's peak "
+                        "(tracemalloc); CPU seconds per call (right). " + BANDS),
+             FigureSpec("jacobian_memory", lambda ctx: draw(ctx, "n_inputs"), "A gradient of "
+                        "f: R^n -> R ({{ cfg.jacobian_ops }} ops, a sum) per strategy: peak bytes "
+                        "(left; dotted: theory slopes) and CPU seconds per call. " + BANDS)],
+    namespace={"nbytes": nbytes, "size_table": size_table, "columns": COLUMNS,
+               "jac_columns": JAC_COLUMNS},
+)
 
 if __name__ == "__main__":
-    sys.exit(main())
+    sys.exit(main(EXPERIMENT))

@@ -1,12 +1,11 @@
 """Fixtures shared by the test files."""
 
-import pytest
+import importlib
 
-from admodes import runner
+import pytest
 
 
 @pytest.fixture(scope="session")
 def load_experiment():
-    """``load_experiment(name)``: the module of ``experiments/<name>.py``, imported by path
-    once per session (``admodes.runner.load``)."""
-    return runner.load
+    """``load_experiment(name)``: the module ``admodes.experiments.<name>``."""
+    return lambda name: importlib.import_module(f"admodes.experiments.{name}")

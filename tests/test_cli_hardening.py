@@ -10,10 +10,10 @@ import sys
 from html.parser import HTMLParser
 from pathlib import Path
 
-import pandas as pd
 import pytest
 
 from admodes import cli, report, runner
+from admodes.harness import Estimates, Experiment
 
 ENOSPC_MESSAGE = os.strerror(errno.ENOSPC)
 
@@ -229,40 +229,56 @@ def test_a_full_disk_while_drawing_exits_2_naming_the_file(tmp_path, monkeypatch
 
 # -- run and report -------------------------------------------------------------------------
 
-class FakeExperiment:
-    """A stand-in for an experiment module: instant, with a results.csv of two rows."""
+def _fake() -> Experiment:
+    """A stand-in experiment: instant, two cells, one estimate per cell."""
 
-    PRESETS = {"quick": {"seed": 0}, "full": {"seed": 0}}
+    def measure(cell, cfg, meter):
+        meter.note("sum", total=float(cell["size"]))
 
-    @staticmethod
-    def run(config, show_progress=True):
-        return pd.DataFrame({"x": [1.0, 2.0]})
+    def estimate(results):
+        est = Estimates()
+        for size in results.cfg["sizes"]:
+            est.add("total", results.metric("total", "sum", size=size), size=size)
+        return est
 
-    @staticmethod
-    def write_report(df, out_dir):
-        path = Path(out_dir) / "results.csv"
-        df.to_csv(path, index=False)
-        return [path]
-
-    @staticmethod
-    def findings(df):
-        return [f"{len(df)} rows, x sums to {df['x'].sum():g}"]
+    return Experiment(
+        name="overhead", title="A stand-in", summary="Adds numbers.",
+        presets={"quick": {"sizes": [1, 2], "replicates": 1, "draws": 10},
+                 "full": {"sizes": [1, 2], "replicates": 1, "draws": 10}},
+        cells=lambda cfg: [{"size": n} for n in cfg["sizes"]], measure=measure,
+        estimate=estimate,
+        findings="- The totals are {{ E('total', size=1).value }} and "
+                 "{{ E('total', size=2).value }}.",
+        details="| size | total |\n|---:|---:|\n{% for e in E.all('total') %}"
+                "| {{ e.groups.size }} | {{ e.value }} |\n{% endfor %}")
 
 
 @pytest.fixture
 def fake_experiment(monkeypatch):
-    monkeypatch.setattr(runner, "load", lambda name: FakeExperiment)
-    return "overhead"
+    fake = _fake()
+    monkeypatch.setattr(runner, "load", lambda name: fake)
+    monkeypatch.setattr(runner, "available", lambda: [fake.name])
+    return fake.name
 
 
-def _results(out: Path, name: str, csv: bytes = b"x\n1.0\n2.0\n",
-             meta: object | None = None) -> Path:
+GOOD_ESTIMATES = b"quantity,size,value,ci_low,ci_high,n\ntotal,1,1.0,1.0,1.0,1\n" \
+    b"total,2,2.0,2.0,2.0,1\n"
+
+
+def _results(out: Path, name: str, csv: bytes = b"experiment,cell,variant\nx,size=1,sum\n",
+             estimates: bytes = GOOD_ESTIMATES, manifest: object | None = "complete") -> Path:
+    """A run folder as the harness writes it, with the files given."""
     folder = out / name
     folder.mkdir(parents=True)
     (folder / "results.csv").write_bytes(csv)
-    if meta is not None:
-        text = meta if isinstance(meta, str) else json.dumps(meta)
-        (folder / "meta.json").write_text(text)
+    (folder / "estimates.csv").write_bytes(estimates)
+    if manifest == "complete":
+        manifest = {"experiment": name, "complete": True, "status": "complete",
+                    "preset": "quick", "config": {"sizes": [1, 2], "replicates": 1},
+                    "environment": {}, "files": ["estimates.csv", "results.csv"]}
+    if manifest is not None:
+        text = manifest if isinstance(manifest, str) else json.dumps(manifest)
+        (folder / "manifest.json").write_text(text)
     return folder
 
 
@@ -301,75 +317,95 @@ def test_report_from_a_path_below_a_file_exits_2(tmp_path, capsys):
 
 def test_run_on_a_full_disk_exits_2_naming_the_file(tmp_path, monkeypatch, capsys,
                                                      fake_experiment):
-    def full_disk(path, text):
-        raise OSError(errno.ENOSPC, ENOSPC_MESSAGE)
+    written = Path.write_text
 
-    monkeypatch.setattr(runner, "write_atomic", full_disk)
+    def full_disk(path, data, *args, **kwargs):
+        if path.name.startswith(".manifest"):
+            raise OSError(errno.ENOSPC, ENOSPC_MESSAGE)  # as write() raises it: no file name
+        return written(path, data, *args, **kwargs)
+
+    monkeypatch.setattr(Path, "write_text", full_disk)
     out = tmp_path / "reports"
     assert cli.main(["run", fake_experiment, "--out", str(out), "--no-progress"]) == 2
     err = _one_line_error(capsys, progress=True)
-    assert str(out / fake_experiment / "meta.json") in err and ENOSPC_MESSAGE in err
+    assert str(out / fake_experiment / ".manifest.json") in err and ENOSPC_MESSAGE in err
+    assert not (out / fake_experiment / "manifest.json").exists()  # no complete run claimed
 
 
 def test_report_on_a_full_disk_exits_2_naming_the_file(tmp_path, monkeypatch, capsys,
                                                         fake_experiment):
+    from admodes import measure
+
     out = tmp_path / "reports"
     _results(out, fake_experiment)
 
     def full_disk(path, text):
         raise OSError(errno.ENOSPC, ENOSPC_MESSAGE)
 
-    monkeypatch.setattr(runner, "write_atomic", full_disk)
+    monkeypatch.setattr(measure, "write_atomic", full_disk)
     assert cli.main(["report", "--out", str(out)]) == 2
     err = _one_line_error(capsys)
     assert str(out / "REPORT.md") in err and ENOSPC_MESSAGE in err
 
 
-def test_report_from_good_fake_results_works(tmp_path, capsys, fake_experiment):
+def test_run_then_report_of_the_fake_experiment_works(tmp_path, capsys, fake_experiment):
     out = tmp_path / "reports"
-    _results(out, fake_experiment, meta={"preset": "quick", "seconds": 1.0})
+    assert cli.main(["run", fake_experiment, "--out", str(out), "--no-progress"]) == 0
+    assert "- The totals are 1.0 and 2.0." in (out / "REPORT.md").read_text()
     assert cli.main(["report", "--out", str(out)]) == 0
-    assert "- 2 rows, x sums to 3" in (out / "REPORT.md").read_text()
 
 
-@pytest.mark.parametrize("csv, meta, bad_file, reason", [
-    (b"", None, "results.csv", "No columns"),
-    (b"x,y\n", None, "results.csv", "no rows"),
-    (b"\x89PNG\r\n\x1a\n\x00\x00\xff\xfe" * 64, None, "results.csv", "codec"),
-    (b"x\n1\n", "{not json", "meta.json", "not JSON"),
-    (b"x\n1\n", "", "meta.json", "not JSON"),
-    (b"x\n1\n", "[1, 2]", "meta.json", "an array where a JSON object is expected"),
-    (b"x\n1\n", '"text"', "meta.json", "a string where a JSON object is expected"),
-    (b"x\n1\n", "[" * 100_000, "meta.json", "not JSON"),
-    (b"x\n1\n", {"environment": "x86"}, "meta.json", "'environment' is a string"),
-    (b"x\n1\n", {"seconds": "soon"}, "meta.json", "'seconds' is a string"),
-    (b"x\n1\n", {"preset": ["quick"]}, "meta.json", "'preset' is an array"),
-    (b"y\n1\n", None, "results.csv", "KeyError"),  # findings() reads column x
-])
-def test_a_corrupt_result_file_exits_2_naming_it(csv, meta, bad_file, reason, tmp_path,
-                                                 capsys, fake_experiment):
+def test_report_from_good_results_on_disk_works(tmp_path, capsys, fake_experiment):
     out = tmp_path / "reports"
-    folder = _results(out, fake_experiment, csv, meta)
+    _results(out, fake_experiment)
+    assert cli.main(["report", "--out", str(out)]) == 0
+    assert "- The totals are 1.0 and 2.0." in (out / "REPORT.md").read_text()
+
+
+@pytest.mark.parametrize("csv, estimates, manifest, bad_file, reason", [
+    (b"", GOOD_ESTIMATES, "complete", "results.csv", "No columns"),
+    (b"x,y\n", GOOD_ESTIMATES, "complete", "results.csv", "no rows"),
+    (b"\x89PNG\r\n\x1a\n\x00\x00\xff\xfe" * 64, GOOD_ESTIMATES, "complete", "results.csv",
+     "codec"),
+    (b"x\n1\n", b"", "complete", "estimates.csv", "No columns"),
+    (b"x\n1\n", b"quantity,value\ntotal,1\n", "complete", "estimates.csv", "no column"),
+    (b"x\n1\n", GOOD_ESTIMATES.replace(b"2.0,2.0,2.0", b"big,2.0,2.0"), "complete",
+     "estimates.csv", "not numeric"),
+    (b"x\n1\n", GOOD_ESTIMATES.replace(b"total,2", b"[y](javascript:alert(1)),2"),
+     "complete", "estimates.csv", "not a name"),
+    (b"x\n1\n", b"quantity,size,value,ci_low,ci_high,n\nother,1,1,1,1,1\n", "complete",
+     "estimates.csv", "do not fit the overhead experiment"),
+    (b"x\n1\n", GOOD_ESTIMATES, "{not json", "manifest.json", "not valid JSON"),
+    (b"x\n1\n", GOOD_ESTIMATES, "", "manifest.json", "not valid JSON"),
+    (b"x\n1\n", GOOD_ESTIMATES, "[1, 2]", "manifest.json", "not a JSON object"),
+    (b"x\n1\n", GOOD_ESTIMATES, "[" * 100_000, "manifest.json", "not valid JSON"),
+])
+def test_a_corrupt_result_file_exits_2_naming_it(csv, estimates, manifest, bad_file, reason,
+                                                 tmp_path, capsys, fake_experiment):
+    out = tmp_path / "reports"
+    folder = _results(out, fake_experiment, csv, estimates, manifest)
     assert cli.main(["report", "--out", str(out)]) == 2
     err = _one_line_error(capsys)
     assert f"{folder / bad_file} is not a valid results file" in err
     assert reason in err and f"rerun `admodes run {fake_experiment}`" in err
 
 
-def test_load_results_raises_a_value_error_for_a_corrupt_file(tmp_path):
+def test_an_incomplete_run_is_reported_as_such_with_its_reason(tmp_path, fake_experiment):
+    out = tmp_path / "reports"
+    _results(out, fake_experiment, manifest={"complete": False, "status": "interrupted",
+                                             "reason": "interrupted by Ctrl-C"})
+    report.build(out)
+    page = (out / "REPORT.md").read_text()
+    assert "0 of 1 experiments completed" in page
+    assert "is interrupted: interrupted by Ctrl-C" in page
+    assert "The totals are" not in page  # nothing quoted from an incomplete run
+
+
+def test_read_run_raises_a_value_error_for_a_corrupt_file(tmp_path):
     _results(tmp_path, "overhead", b"")
     with pytest.raises(runner.ResultsError, match="results.csv is not a valid") as info:
-        runner.load_results("overhead", tmp_path)
+        runner.read_run("overhead", tmp_path)
     assert isinstance(info.value, ValueError)
-
-
-def test_results_of_the_wrong_form_for_a_real_experiment_exit_2(tmp_path, capsys):
-    out = tmp_path / "reports"
-    _results(out, "overhead", b"foo,bar\n1,2\n")
-    assert cli.main(["report", "--out", str(out)]) == 2
-    err = _one_line_error(capsys)
-    assert "overhead/results.csv is not a valid results file" in err
-    assert "the overhead experiment cannot interpret it" in err
 
 
 # -- the main loop: what it handles and what it does not ------------------------------------
@@ -452,51 +488,38 @@ HOSTILE_VALUES = {
     "python_version": "<script>alert(1)</script>",
     "numpy_version": "<img src=x onerror=alert(1)>",
     "admodes_version": "<a href='javascript:alert(1)'>x</a>",
-    "git_commit": '![i](x"onerror="alert`1`) \\',
+    "admodes_commit": '![i](x"onerror="alert`1`) \\',
     "date": "today\n# a heading\n| a | cell |",
     "blas": [{"internal_api": "[z](data:text/html,<script>alert(1)</script>)",
               "version": "![p](javascript:alert(1))"}],
 }
-HOSTILE_SUMMARY = """\
-# summary
-
-| link | image |
-|---|---|
-| [y](javascript:alert(1)) | ![i](x" onerror="alert(1)) |
-| [Y](JaVaScRiPt:alert`1`) | ![i](x"onerror="alert`1`) |
-| [d](data:text/html;base64,PHNjcmlwdD4=) | ![v](vbscript:msgbox) |
-| [f](file:///etc/passwd) | [p](//evil.example/x) |
-| [b](\\\\evil.example\\x) | [c](\x01javascript:alert`1`) |
-| <script>alert(1)</script> | <img src=x onerror=alert(1)> |
-| [ok](https://example.com/x) | [rel](other.md) |
-"""
 
 
-def test_hostile_meta_and_summary_files_make_no_live_markup(tmp_path, fake_experiment):
+def test_hostile_manifest_values_make_no_live_markup(tmp_path, fake_experiment):
     out = tmp_path / "reports"
-    folder = _results(out, fake_experiment,
-                      meta={"preset": "q<script>alert(1)</script>", "seconds": 1,
-                            "environment": HOSTILE_VALUES})
-    (folder / "summary.md").write_text(HOSTILE_SUMMARY)
+    folder = _results(out, fake_experiment, manifest={
+        "complete": True, "preset": "q<script>alert(1)</script>", "seconds": 1,
+        "started": "[s](javascript:x)", "environment": HOSTILE_VALUES,
+        "config": {"sizes": [1, 2], "replicates": "<b>"},
+        "figures": [{"file": "a](javascript:alert(1)) <b onclick=x>.png", "caption": "<i>"},
+                    {"file": "plain_name.png", "caption": "[c](javascript:alert(1))"},
+                    {"file": "../escape.png", "caption": "up"}]})
     (folder / "a](javascript:alert(1)) <b onclick=x>.png").write_bytes(b"")
     (folder / "plain_name.png").write_bytes(b"")
     report.build(out)
     page = (out / "report.html").read_text()
     _assert_no_live_markup(page)
-    # the safe links of the summary stay links; the rest shows as text
-    hrefs = [attrs.get("href") for tag, attrs in _tags(page) if tag == "a"]
-    assert "https://example.com/x" in hrefs and "other.md" in hrefs
     srcs = [attrs.get("src") for tag, attrs in _tags(page) if tag == "img"]
     assert f"{fake_experiment}/plain_name.png" in srcs
-    assert "javascript:alert(1)" in page  # as text: &lt; and &gt; aside, shown as written
+    assert not any("escape" in (src or "") for src in srcs)
 
     markdown = (out / "REPORT.md").read_text()
-    environment = markdown.split("## Environment", 1)[1].split("\n## ", 1)[0]
-    # no unescaped link, image or HTML tag starts in a value read from meta.json
-    assert not re.search(r"(?<!\\)\]\(", environment), environment
-    assert not re.search(r"(?<!\\)<", environment), environment
-    assert environment.count("\n- ") == 3  # the newlines of "date" do not start new lines
-    assert "!\\[x\\](x' onerror='alert(1))" in environment
+    section = markdown.split("## A stand-in", 1)[1].split("\n## ", 1)[0]
+    provenance = section.split("- preset", 1)[1]
+    # no unescaped link, image or HTML tag starts in a value read from the manifest
+    assert not re.search(r"(?<!\\)\]\(", provenance), provenance
+    assert not re.search(r"(?<!\\)<", provenance), provenance
+    assert "!\\[x\\](x' onerror='alert(1))" in provenance
 
 
 @pytest.mark.parametrize("markdown", [
@@ -539,6 +562,8 @@ def test_to_html_keeps_the_reports_own_markup():
 
 
 def test_markdown_text_escapes_what_could_start_markup():
-    assert report.markdown_text("![a](b) <c> *_|`\\") == "!\\[a\\](b) \\<c\\> \\*\\_\\|\\`\\\\"
-    assert report.markdown_text("one\ntwo\r\n\x00three") == "one two three"
-    assert report.markdown_text(None) == "None"
+    from admodes.harness.text import md
+
+    assert md("![a](b) <c> *_|`\\") == "!\\[a\\](b) \\<c\\> \\*\\_\\|\\`\\\\"
+    assert md("one\ntwo\r\n\x00three") == "one two three"
+    assert md(None) == "None"

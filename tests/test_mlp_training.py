@@ -1,165 +1,120 @@
-"""The MLP-training experiment and the nn speed benchmark, on tiny configurations (no
-wall-clock thresholds), plus the accuracy threshold on the default configuration."""
+"""The MLP-training experiment through the harness, on small configurations (no wall-clock
+assertions): the exact modes agree, sweeps per step are counted right, a run writes its rows,
+estimates and manifest, and the exact modes reach the accuracy the quick preset promises."""
+
+import json
+import math
 
 import pandas as pd
 import pytest
+from admodes.experiments import mlp_training as mt
 
-from admodes.nn import ArrayMLP, fit
+from admodes.harness import run
 
-TINY = {"n_train": 96, "n_test": 64, "hidden": (4, 4), "epochs": 2, "scalar_hidden": (2, 2),
-        "scalar_samples": 64, "cost_widths": (2, 4), "min_time": 0.0, "min_repeats": 1,
-        "grid": 12, "vectorized_max_params": 30}
-
-
-@pytest.fixture(scope="module")
-def mt(load_experiment):
-    return load_experiment("mlp_training")
+TINY = {"n_train": 96, "n_test": 64, "hidden": (4, 4), "epochs": 2, "batch_size": 32,
+        "seeds": 2, "exact_seeds": 2, "fg_learning_rates": (0.03, 0.1), "scalar_hidden": (2, 2),
+        "scalar_steps": 2, "scalar_batch": 8, "cost_widths": (2, 4),
+        "vectorized_max_params": 30, "grid": 12, "replicates": 2, "samples": 2, "draws": 200,
+        "min_sample_s": 1e-5}
 
 
 @pytest.fixture(scope="module")
-def tiny_df(mt):
-    return mt.run(TINY, show_progress=False)
+def tiny(tmp_path_factory):
+    outcome = run(mt.EXPERIMENT, "quick", tmp_path_factory.mktemp("mlp"), overrides=TINY,
+                  show_progress=False)
+    assert outcome.complete, outcome.reason
+    return (outcome.folder, pd.read_csv(outcome.folder / "results.csv"),
+            pd.read_csv(outcome.folder / "estimates.csv"))
 
 
-def test_the_interface_the_cli_relies_on(mt):
-    assert mt.NAME == "mlp_training"
-    assert set(mt.PRESETS) == {"quick", "full"}
-    assert mt.PRESETS["full"] == mt.FULL
-    assert callable(mt.run) and callable(mt.write_report) and callable(mt.findings)
+def test_a_run_writes_rows_estimates_figures_and_the_manifest(tiny):
+    folder, rows, est = tiny
+    manifest = json.loads((folder / "manifest.json").read_text())
+    assert manifest["complete"] is True and manifest["preset"] == "quick"
+    assert manifest["cells"] == TINY["seeds"] + len(TINY["cost_widths"])
+    assert set(manifest["files"]) == {"results.csv", "estimates.csv", "summary.md",
+                                      "loss_curves.png", "cost_vs_params.png",
+                                      "decision_boundaries.png"}
+    assert [f["file"] for f in manifest["figures"]] == ["loss_curves.png", "cost_vs_params.png",
+                                                        "decision_boundaries.png"]
+    assert all("Preset quick" in f["caption"] for f in manifest["figures"])
+    assert {"curve", "run", "agreement", "param", "budget", "reverse", "forward-looped",
+            "forward-gradient", "fg direction", "fg jvp"} <= set(rows.variant)
+    # training happens once per seed (replicate 0); its step timings in every replicate
+    runs = rows[rows.variant == "run"]
+    assert set(runs.replicate) == {0}
+    assert len(runs) == TINY["seeds"] * (3 + 2 * len(TINY["fg_learning_rates"]) + 3)
+    assert set(rows[(rows.part == "train") & (rows.variant == "fg jvp")].replicate) == {0, 1}
+    assert {"fg_best_lr", "fg_accuracy_gap", "jvp_over_reverse", "direction_share",
+            "time_slope", "wall_slope", "sweeps_slope", "test_accuracy"} <= set(est.quantity)
+    summary = (folder / "summary.md").read_text()
+    assert "The exact modes agree" in summary and "| mode | lr | budget |" in summary
 
 
-def test_run_returns_a_tidy_frame_with_every_part(mt, tiny_df):
-    df = tiny_df
-    assert list(df.columns) == mt.COLUMNS
-    assert set(df.experiment) == {"mlp_training"}
-    assert set(df.part) == {"training", "accuracy", "parameters", "cost"}
-    assert df.value.notna().all()
-    array_runs = df[(df.part == "accuracy") & (df.model == "array")]
-    assert set(zip(array_runs["mode"], array_runs.budget)) == {
-        ("reverse", "same steps"), ("forward-looped", "same steps"),
-        ("forward-vectorized", "same steps"), ("forward-gradient", "same steps"),
-        ("forward-gradient", "same time as reverse"),
-        ("forward-gradient", "same time as forward-vectorized")}
-    assert df.attrs["config"]["hidden"] == (4, 4)
+def test_the_loss_curves_start_before_the_first_step_and_follow_every_step(tiny):
+    _, rows, _ = tiny
+    curves = rows[(rows.variant == "curve") & (rows["mode"] == "reverse")
+                  & (rows.model == "array")]
+    steps = TINY["epochs"] * math.ceil(TINY["n_train"] / TINY["batch_size"])
+    for _, one in curves.groupby("seed"):
+        assert sorted(one.step) == list(range(steps + 1))
 
 
-def test_exact_modes_agree_after_every_step(tiny_df):
-    diffs = tiny_df[tiny_df.metric == "max_rel_param_diff"]
-    steps = -(-TINY["n_train"] // 32) * TINY["epochs"]
-    array = diffs[diffs.model == "array"]
-    assert set(array["mode"]) == {"forward-looped", "forward-vectorized"}
-    assert sorted(set(array["index"])) == list(range(1, steps + 1))
-    assert set(diffs[diffs.model == "scalar"]["index"]) == {1, 2}
+def test_every_estimate_lies_in_its_interval(tiny):
+    est = tiny[2].dropna(subset=["value"])
+    assert len(est) > 50
+    slack = 1e-12 * est.value.abs()
+    assert ((est.ci_low <= est.value + slack) & (est.value <= est.ci_high + slack)).all(), \
+        est[(est.ci_low > est.value + slack) | (est.value > est.ci_high + slack)]
+
+
+def test_the_exact_modes_give_the_same_parameters_after_every_step(tiny):
+    _, rows, est = tiny
+    agree = rows[(rows.variant == "agreement") & (rows["mode"] != "reverse")]
+    steps = TINY["epochs"] * math.ceil(TINY["n_train"] / TINY["batch_size"])
+    array = agree[agree.model == "array"]
+    assert len(array) == 2 * TINY["seeds"] and set(array.steps) == {steps}
+    assert set(agree[agree.model == "scalar"].steps) == {TINY["scalar_steps"]}
+    assert (agree.max_rel_diff <= 1e-9).all()
+    diffs = est[est.quantity == "max_rel_param_diff"]
+    assert set(zip(diffs.model, diffs["mode"])) == {
+        (m, mode) for m in ("array", "scalar") for mode in ("forward-looped",
+                                                            "forward-vectorized")}
     assert (diffs.value <= 1e-9).all()
-    twin = tiny_df[tiny_df.metric == "max_rel_diff_to_array_model"]
-    assert len(twin) == 2 and (twin.value <= 1e-9).all()
+    # same parameters, so the same held-out accuracy, seed by seed
+    runs = rows[(rows.variant == "run") & (rows.model == "array")]
+    by_mode = runs.pivot_table(index="seed", columns="mode", values="test_accuracy")
+    assert (by_mode["forward-looped"] == by_mode["reverse"]).all()
+    assert (by_mode["forward-vectorized"] == by_mode["reverse"]).all()
 
 
-def test_counted_sweeps_per_step(tiny_df):
-    cost = tiny_df[(tiny_df.part == "cost") & (tiny_df.metric == "sweeps_per_step")]
-    for _, r in cost.iterrows():
-        assert r.value == (r.n_params if r["mode"] == "forward-looped" else 1)
-    # width 4 has 37 parameters, above vectorized_max_params: not run
-    assert set(cost[cost["mode"] == "forward-vectorized"]["index"]) == {2}
-    acc = tiny_df[(tiny_df.part == "accuracy") & (tiny_df.metric == "sweeps_per_step")]
-    looped = acc[acc["mode"] == "forward-looped"]
-    assert (looped.value == looped.n_params).all()
-    assert (acc[acc["mode"] != "forward-looped"].value == 1).all()
+def test_counted_sweeps_per_step(tiny):
+    _, rows, _ = tiny
+    counted = rows[(rows.part == "cost")].dropna(subset=["sweeps"]).drop_duplicates(
+        ["width", "variant"])
+    sweeps = {(int(r.width), r.variant): (int(r.sweeps), int(r.n_params))
+              for r in counted.itertuples()}
+    for width, n in ((2, 15), (4, 37)):
+        assert sweeps[width, "reverse"] == (1, n)
+        assert sweeps[width, "forward-looped"] == (n, n)
+        assert sweeps[width, "forward-gradient"] == (1, n)
+        assert sweeps[width, "fg jvp"] == (1, n)  # the JVP alone, its direction drawn apart
+        assert sweeps[width, "fg direction"] == (0, n)
+    assert sweeps[2, "forward-vectorized"] == (1, 15)
+    assert (4, "forward-vectorized") not in sweeps  # 37 > vectorized_max_params
 
 
-def test_slopes_tables_and_findings(mt, tiny_df):
-    slopes = mt.cost_slopes(tiny_df).set_index("mode")
-    assert slopes.loc["forward-looped", "sweeps_slope"] == pytest.approx(1.0)
-    assert slopes.loc["reverse", "sweeps_slope"] == pytest.approx(0.0)
-    assert "forward-vectorized" not in slopes.index  # a single size: no slope
-    runs = mt.run_table(tiny_df)
-    assert len(runs) == 6 + 3
-    sentences = mt.findings(tiny_df)
-    assert all(isinstance(s, str) and s for s in sentences)
-    assert sentences[0].startswith("The exact modes agree")
-    assert any("Forward gradients" in s for s in sentences)
-
-
-def test_write_report_writes_every_file(mt, tiny_df, tmp_path):
-    paths = mt.write_report(tiny_df, tmp_path / "out")
-    names = {p.name for p in paths}
-    assert names == {"results.csv", "summary.md", "loss_curves.png", "cost_vs_params.png",
-                     "decision_boundaries.png"}
-    for p in paths:
-        assert p.exists() and p.stat().st_size > 0
-        if p.suffix == ".png":
-            assert p.read_bytes()[:8] == b"\x89PNG\r\n\x1a\n"
-    back = pd.read_csv(tmp_path / "out" / "results.csv")
-    assert len(back) == len(tiny_df) and list(back.columns) == mt.COLUMNS
-    summary = (tmp_path / "out" / "summary.md").read_text()
-    assert "| model | hidden | mode |" in summary and "| width | params |" in summary
-    assert "The exact modes agree" in summary and "slope of time" in summary
-    assert not list((tmp_path / "out").glob(".*.tmp"))
-
-
-def test_an_interrupted_report_leaves_no_half_written_file(mt, tiny_df, tmp_path, monkeypatch):
-    def interrupted(*args):
-        raise KeyboardInterrupt
-
-    monkeypatch.setattr(mt, "_plot_boundaries", interrupted)
-    with pytest.raises(KeyboardInterrupt):
-        mt.write_report(tiny_df, tmp_path)
-    assert list(tmp_path.iterdir()) == []
-
-
-def test_main_writes_the_report(mt, tmp_path, monkeypatch, capsys):
-    monkeypatch.setitem(mt.PRESETS, "quick", {**mt.FULL, **TINY, "cost_widths": (2,)})
-    assert mt.main(["--quick", "--out", str(tmp_path)]) == 0
-    assert (tmp_path / "results.csv").exists()
-    assert "The exact modes agree" in capsys.readouterr().out
-
-
-def test_run_refuses_unknown_config_keys(mt):
-    with pytest.raises(ValueError, match="unknown config"):
-        mt.run({"epochz": 3})
-
-
-def test_default_configuration_reaches_the_accuracy_threshold(mt):
-    """Deterministic: fixed data seeds, initial parameters and batches. Reverse and
-    forward-vectorized must end with the same parameters, so one accuracy serves both."""
-    cfg = mt.PRESETS["full"]
-    data = mt.make_data(cfg)
-    finals = []
-    for mode, strategy in (("reverse", "vectorized"), ("forward", "vectorized")):
-        model = ArrayMLP((2, *cfg["hidden"], 1), cfg["activation"], seed=cfg["seed"],
-                         init=cfg["init"])
-        fit(model, data["X_train"], data["y_train"], mode=mode, forward_strategy=strategy,
-            epochs=cfg["epochs"], batch_size=cfg["batch_size"],
-            learning_rate=cfg["learning_rate"], optimizer=cfg["optimizer"], seed=cfg["seed"])
-        finals.append(mt._flat(model.params))
-        assert model.evaluate(data["X_test"], data["y_test"])[1] >= cfg["accuracy_threshold"]
-    assert mt.relative_difference(finals[1], finals[0]) <= cfg["agreement_tolerance"]
-
-
-# -- the speed benchmark --------------------------------------------------------------
-
-
-def test_nn_speed_hand_written_step_and_a_baseline_plug_in(load_experiment, tmp_path):
-    speed = load_experiment("nn_speed")
-    baseline = tmp_path / "baseline.py"
-    baseline.write_text(
-        "import numpy as np\n"
-        "from admodes.nn import ArrayMLP\n"
-        "def make_train_step(X, y, arrays, learning_rate):\n"
-        "    model = ArrayMLP(tuple([arrays[0][0].shape[0]] + [W.shape[1] for W, _ in arrays]))\n"
-        "    model.params = arrays\n"
-        "    return lambda: model.loss(model.params, X, y)\n")
-    config = {"array_samples": 50, "scalar_samples": 6, "sizes": (2, 3, 3, 1), "rounds": 1,
-              "min_time": 0.0, "min_repeats": 1, "warmup": 0, "gc_on_steps": 1}
-    df = speed.run(config, baseline=baseline, show_progress=False)
-    assert set(df.case) == {"admodes reverse", "numpy by hand", "plain loss",
-                            "scalar admodes reverse", "scalar plain floats", "scalar baseline"}
-    assert set(df[df.benchmark == "scalar"].gc) == {"off", "on"}
-    assert (df[df.case != "scalar baseline"].cyclic_garbage == 0).all()
-    assert df[df.target.notna()].met.isin([True, False]).all()
-    paths = speed.write_report(df, tmp_path / "speed")
-    assert {p.name for p in paths} == {"summary.md", "results.csv"}
-    assert "numpy by hand" in (tmp_path / "speed" / "summary.md").read_text()
-    (tmp_path / "empty.py").write_text("")
-    with pytest.raises(ValueError, match="make_train_step"):
-        speed.run(config, baseline=tmp_path / "empty.py", show_progress=False)
+def test_the_exact_modes_reach_the_promised_accuracy_on_the_quick_configuration(tmp_path):
+    """The quick preset's data, network and training on its 5 seeds, by reverse mode only:
+    forward-looped and -vectorized give the same parameters (the test above; the quick run
+    checks them on its first seed), and their 60 steps would cost ~10 s here. No cost cells,
+    one forward-gradient rate: they do not touch the accuracy."""
+    overrides = {"exact_seeds": 0, "cost_widths": (), "fg_learning_rates": (0.03,),
+                 "scalar_steps": 1, "replicates": 1, "samples": 2, "draws": 400}
+    outcome = run(mt.EXPERIMENT, "quick", tmp_path, overrides=overrides, show_progress=False)
+    assert outcome.complete, outcome.reason
+    est = pd.read_csv(outcome.folder / "estimates.csv")
+    acc = est[(est.quantity == "test_accuracy") & (est["mode"] == "reverse")]
+    assert len(acc) == 1 and int(acc.n.iloc[0]) == mt.QUICK["seeds"] >= 5
+    assert acc.ci_low.iloc[0] >= mt.QUICK["accuracy_threshold"] == 0.95
+    assert "above 0.95" in (outcome.folder / "summary.md").read_text()

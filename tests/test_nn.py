@@ -20,8 +20,10 @@ from admodes.nn import (
     binary_cross_entropy,
     count_params,
     fit,
+    forward_gradient_along,
     gradient_function,
     init_params,
+    random_direction,
     scalar_to_arrays,
     sgd_step,
     sigmoid,
@@ -174,6 +176,34 @@ def test_sweeps_per_step_forward_looped_is_the_parameter_count_others_one(model_
         assert (history.ops > 0).all()
 
 
+def test_forward_gradient_is_one_jvp_along_the_drawn_direction():
+    model = ArrayMLP((2, 3, 2, 1), seed=4)
+    params, Xb, yb = model.params, X[:8], Y[:8]
+    estimate = gradient_function(model, "forward-gradient")(params, Xb, yb,
+                                                            np.random.default_rng(9))
+    v = random_direction(params, np.random.default_rng(9))
+    np.testing.assert_array_equal(flat(estimate),
+                                  flat(forward_gradient_along(model, params, Xb, yb, v)))
+    exact = flat(gradient_function(model)(params, Xb, yb, None))
+    np.testing.assert_allclose(flat(estimate), (exact @ flat(v)) * flat(v), rtol=1e-12)
+    with admodes.count_ops() as c:
+        forward_gradient_along(model, params, Xb, yb, v)
+    assert (c.forward_sweeps, c.reverse_sweeps) == (1, 0)
+    scalar = random_direction(MLP((2, 3, 1)).params, np.random.default_rng(0))
+    assert all(type(leaf) is float for leaf in admodes.tree_flatten(scalar)[0])
+
+
+def test_chunked_vectorized_forward_mode_gives_the_same_gradient_in_more_sweeps():
+    model = ArrayMLP((2, 3, 2, 1), seed=2)  # 20 parameters
+    args = (model.params, X[:8], Y[:8], None)
+    whole = gradient_function(model, "forward", "vectorized")
+    chunked = gradient_function(model, "forward", "vectorized", chunk_size=6)
+    with admodes.count_ops() as c:
+        g = chunked(*args)
+    np.testing.assert_allclose(flat(g), flat(whole(*args)), rtol=1e-12, atol=1e-15)
+    assert c.forward_sweeps == math.ceil(model.n_params / 6) == 4
+
+
 # -- fit ------------------------------------------------------------------------------
 
 
@@ -239,6 +269,19 @@ def test_fit_stops_when_time_is_up_or_the_loss_diverges():
     assert np.all(np.isfinite(diverged.loss))
 
 
+def test_max_steps_stops_on_the_same_trajectory_within_an_epoch():
+    snaps = {}
+    for steps in (None, 5):
+        snaps[steps] = []
+        history = fit(ArrayMLP((2, 4, 1), seed=1), X, Y, mode="forward-gradient", epochs=3,
+                      batch_size=8, learning_rate=0.05, seed=2, max_steps=steps,
+                      callback=lambda step, p, out=snaps[steps]: out.append(flat(p)))
+    assert len(history) == 5 and history.attrs["stopped"] == "max_steps=5 reached"
+    assert len(snaps[None]) == 3 * 6
+    np.testing.assert_array_equal(np.array(snaps[5]), np.array(snaps[None][:5]))
+    assert len(fit(ArrayMLP((2, 4, 1)), X, Y, epochs=1, batch_size=8, max_steps=100)) == 6
+
+
 def test_one_scalar_training_step_creates_no_reference_cycles():
     model = MLP((2, 4, 4, 1), seed=0)
     fit(model, X[:8], Y[:8], epochs=1, batch_size=8)  # warm up caches
@@ -276,6 +319,7 @@ def test_optimizer_steps():
     ({"forward_strategy": "batched"}, r"forward_strategy='batched' is not one of"),
     ({"optimizer": "rmsprop"}, r"optimizer='rmsprop' is not one of"),
     ({"max_seconds": 0}, r"max_seconds=0"),
+    ({"max_steps": 0}, r"max_steps=0: expected a positive integer"),
 ])
 def test_fit_refuses_bad_arguments(kwargs, match):
     with pytest.raises(ValueError, match=match):

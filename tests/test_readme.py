@@ -25,3 +25,27 @@ def test_readme_python_examples_run():
     namespace: dict = {}
     for block in blocks:  # in order: later examples may use earlier names (f, x)
         exec(compile(block, str(README), "exec"), namespace)
+
+
+def test_ci_runs_the_readmes_quick_start():
+    text = README.read_text()
+    quick = text.split("## Quick start", 1)[1].split("```bash\n", 1)[1].split("```", 1)[0]
+    install_and_run, install_and_test = [line.split("#")[0].strip()
+                                         for line in quick.strip().splitlines()]
+    ci = (README.parent / ".ci" / "run").read_text().splitlines()
+    setup, test = install_and_test.split(" && ")
+    assert install_and_run.startswith(setup + " && ")
+    assert setup in ci and any(line.startswith(test) for line in ci)
+
+
+def test_the_readmes_example_experiment_runs_on_the_harness(tmp_path):
+    from admodes.harness import run
+
+    section = README.read_text().split("### Adding an experiment", 1)[1]
+    namespace: dict = {}
+    exec(compile(_python_blocks(section)[0], str(README), "exec"), namespace)
+    outcome = run(namespace["EXPERIMENT"], "quick", tmp_path, show_progress=False,
+                  overrides={"samples": 2, "draws": 50})
+    assert outcome.complete
+    summary = (tmp_path / "sine" / "summary.md").read_text()
+    assert "At n = 1000 a gradient costs" in summary

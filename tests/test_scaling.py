@@ -1,145 +1,163 @@
-"""The Jacobian scaling experiment on a tiny configuration: deterministic checks only (counts,
-slopes of counted work, agreement of the two modes, files written), never a wall-clock time."""
+"""The scaling experiment through the harness on a tiny grid: rows, counted sweeps, the two
+modes' agreement, estimates with intervals, c_arith against a count by hand, files. Counts
+and floating point are deterministic; no test asserts a wall-clock time."""
+
+import json
+import statistics
 
 import numpy as np
 import pandas as pd
 import pytest
+from admodes.experiments import scaling
 
-ISSUE_COLUMNS = {"experiment", "family", "mode", "strategy", "n_inputs", "n_outputs",
-                 "repeats", "median_s", "min_s", "max_s", "primal_median_s", "ratio_to_primal",
-                 "sweeps", "ops", "flops", "tape_length", "tape_bytes", "peak_bytes",
-                 "max_abs_error"}
-TINY = {"grid_max": 32, "extreme_max": 32, "hidden": 8, "chain_depth": 8,
-        "min_time": 0.0, "min_repeats": 1, "warmup": 0, "steady_malloc": False}
-SMALLEST = {**TINY, "families": ["dense_net"], "grid_max": 2, "extreme_max": 2,
-            "peak_memory": False}
+from admodes.harness import run
+from admodes.harness.cli import findings_of
+
+TINY = {"families": ["tanh_layer", *scaling.FAMILIES], "grid_max": 4, "extreme_max": 8,
+        "hidden": 4, "chain_depth": 4, "chain_width": 2, "replicates": 2, "samples": 2,
+        "warmup": 0, "min_sample_s": 1e-5, "draws": 200}
+JACOBIANS = ["forward looped", "forward vectorized", "reverse looped", "reverse vectorized"]
+# every estimate the module docstring names, except those only some runs have (a crossover
+# inside the grid)
+DOCUMENTED = {"c", "c_arith", "cost_a", "cost_b", "cost_a_per_op", "overhead_share",
+              "slope_time", "slope_flops", "slope_time_per_flop", "slope_f_time",
+              "slope_f_flops", "slope_reference", "crossover", "crossover_flops",
+              "one_sweep_cost", "one_sweep_c_arith", "one_sweep_slope", "many_sweep_cost",
+              "recording_cost", "sweep_cost", "speedup", "time", "c_cell", "over_f",
+              "log2_fwd_over_rev", "max_abs_error"}
+
+
+def tanh_layer(n, m, rng, cfg):
+    """f(x) = tanh(W x), counted by hand from the registry's cost formulas: the matmul costs
+    2 m n flops, tanh 10 per element, so f costs 2 m n + 10 m. A JVP applies W (2 m n) and
+    tanh's rule, (1 - out * out) * t, 3 per element; a VJP the same: ct * (1 - out * out)
+    (3 m) and W^T ct (2 m n)."""
+    w = rng.standard_normal((m, n))
+    return lambda x: np.tanh(w @ x)
+
+
+def hand_c_arith(variant, n, m):
+    """Executed flops per direction over flops(f), for tanh_layer (see its docstring)."""
+    f = 2 * m * n + 10 * m
+    flops = {"forward looped": n * (f + 2 * m * n + 3 * m),  # f again in every sweep
+             "reverse looped": f + m * (2 * m * n + 3 * m),  # one recording, m sweeps
+             # one sweep: tanh's partial once (2 m), applied to every direction
+             "forward vectorized": f + 2 * m * n * n + 2 * m + m * n,
+             "reverse vectorized": f + 2 * m * m * n + 2 * m + m * m}[variant]
+    return flops / ((n if variant.startswith("forward") else m) * f)
 
 
 @pytest.fixture(scope="module")
-def scaling(load_experiment):
-    return load_experiment("scaling")
+def tiny(tmp_path_factory):
+    with pytest.MonkeyPatch.context() as patch:
+        patch.setitem(scaling.FAMILIES, "tanh_layer", tanh_layer)
+        outcome = run(scaling.EXPERIMENT, "quick", tmp_path_factory.mktemp("runs"),
+                      overrides=TINY, show_progress=False)
+    folder = outcome.folder
+    return (outcome, pd.read_csv(folder / "results.csv"),
+            pd.read_csv(folder / "estimates.csv"))
 
 
-@pytest.fixture(scope="module")
-def tiny_run(scaling):
-    return scaling.run(TINY, show_progress=False)
+def test_every_replicate_times_every_variant_of_every_cell(tiny):
+    outcome, rows, _ = tiny
+    assert outcome.complete, outcome.reason
+    cells = len(TINY["families"]) * (3 * 3 + 2)  # the 3 x 3 grid, gradient and fan-out at 8
+    assert rows.cell.nunique() == cells and set(rows.variant) == set(scaling.VARIANTS)
+    per = rows.groupby(["replicate", "cell", "variant"]).size()
+    assert len(per) == 2 * cells * len(scaling.VARIANTS) and (per == TINY["samples"]).all()
+    assert (rows.wall_s > 0).all() and (rows.cpu_s >= 0).all()
+    assert set(rows[rows.part == "gradient"].m) == {1}
+    assert set(rows[rows.part == "fan_out"].n) == {1}
 
 
-def test_the_table_has_the_documented_columns(scaling, tiny_run):
-    assert list(tiny_run.columns) == scaling.COLUMNS
-    assert ISSUE_COLUMNS <= set(tiny_run.columns)
-    assert set(tiny_run.experiment) == {"scaling"}
-    assert set(tiny_run.family) == {"dense_net", "elementwise_mix", "deep_chain"}
-    assert set(tiny_run.part) == {"grid", "gradient", "fan_out"}
-    sizes = [1, 2, 4, 8, 16, 32]
-    grid = tiny_run[tiny_run.part == "grid"]
-    assert len(grid) == 3 * len(sizes) ** 2 * 5  # families x cells x (primal + 4 strategies)
-    assert set(tiny_run[tiny_run.part == "gradient"].n_outputs) == {1}
-    assert set(tiny_run[tiny_run.part == "fan_out"].n_inputs) == {1}
-    assert (tiny_run.repeats >= 1).all()
-    assert (tiny_run.min_s <= tiny_run.median_s).all()
-    assert (tiny_run.median_s <= tiny_run.max_s).all()
-    assert (tiny_run.peak_bytes > 0).all()
-    assert tiny_run.attrs["interrupted"] is False
-    assert "numpy_version" in tiny_run.attrs["environment"]
+def test_counted_sweeps_are_n_m_or_one_in_every_cell(tiny):
+    _, rows, _ = tiny
+    counted = rows.dropna(subset=["sweeps"]).drop_duplicates(["cell", "variant"])
+    assert set(counted.replicate) == {0}  # counted once
+    jac = counted[counted.variant.isin(JACOBIANS)]
+    assert len(jac) == 4 * rows.cell.nunique()
+    expected = np.where(jac.variant.str.endswith("vectorized"), 1,
+                        np.where(jac.variant.str.startswith("forward"), jac.n, jac.m))
+    np.testing.assert_array_equal(jac.sweeps, expected)
+    np.testing.assert_array_equal(jac.recordings, jac.variant.str.startswith("reverse"))
+    taped = counted[counted.recordings == 1]  # reverse Jacobians and the recording alone
+    assert len(taped) == 3 * rows.cell.nunique() and (taped.tape_length > 0).all()
+    split = counted.set_index("variant")
+    assert set(split.loc["reverse recording", "recordings"]) == {1}
+    assert set(split.loc["reverse sweep", "sweeps"]) == {1}
+    assert set(split.loc["reverse sweep", "recordings"]) == {0}
 
 
-def test_counted_sweeps_match_the_theory_exactly(tiny_run):
-    rows = tiny_run[tiny_run["mode"] != "primal"]
-    for (mode, strategy), group in rows.groupby(["mode", "strategy"]):
-        if strategy == "vectorized":
-            expected = np.ones(len(group), dtype=int)
-        else:
-            expected = group.n_inputs if mode == "forward" else group.n_outputs
-        np.testing.assert_array_equal(group.sweeps, expected, err_msg=f"{mode} {strategy}")
-        assert set(group.recordings) == ({1} if mode == "reverse" else {0})
-        assert (group.tape_length > 0).all() == (mode == "reverse")
+def test_forward_and_reverse_jacobians_agree(tiny):
+    _, rows, estimates = tiny
+    errors = rows[rows.variant.isin(JACOBIANS)].dropna(subset=["sweeps"]).max_abs_error
+    assert errors.notna().all() and errors.max() < 1e-12
+    assert estimates.set_index("quantity").loc["max_abs_error", "value"] < 1e-12
 
 
-def test_both_modes_give_the_same_jacobian(tiny_run):
-    rows = tiny_run[tiny_run["mode"] != "primal"]
-    assert rows.max_abs_error.notna().all()
-    assert rows.max_abs_error.max() < 1e-12
+def test_the_documented_estimates_are_there_with_their_intervals(tiny):
+    _, _, estimates = tiny
+    assert DOCUMENTED <= set(estimates.quantity)
+    for family in TINY["families"]:
+        mine = estimates[estimates.family == family]
+        assert len(mine[mine.quantity == "c_arith"]) == 4
+        assert len(mine[mine.quantity == "crossover"]) == 3  # one per n
+    assert (estimates.ci_low <= estimates.ci_high).all()
+    # the point value inside its interval: medians of timings, and counts (no width)
+    safe = estimates[estimates.quantity.isin(["time", "c_arith", "one_sweep_c_arith",
+                                              "crossover_flops", "slope_flops"])]
+    assert (safe.ci_low <= safe.value + 1e-12).all()
+    assert (safe.value <= safe.ci_high + 1e-12).all()
+    exact = estimates[estimates.quantity.isin(["crossover_flops", "slope_flops",
+                                               "one_sweep_c_arith", "slope_reference"])]
+    np.testing.assert_allclose(exact.ci_low, exact.ci_high)
 
 
-def test_fitted_slopes_of_counted_work_follow_the_theory(scaling, tiny_run):
-    table = scaling.slopes(tiny_run)
-    assert set(table.part) == {"grid", "gradient", "fan_out"}
-    assert (table.points == 3).all()  # sizes 8, 16, 32: the upper half of 1..32
-    np.testing.assert_allclose(table.sweeps_slope, table.counted_theory, atol=1e-9)
-    assert (table.work_ops_slope - table.counted_theory).abs().max() <= 0.1
-    summary = scaling.slope_summary(tiny_run)
-    assert len(summary) == 3 * 4 * 2  # families x strategies x axes
-    looped = summary[summary.strategy == "looped"]
-    np.testing.assert_array_equal(looped.counted_theory, looped.textbook)
+def test_c_arith_matches_a_count_by_hand(tiny):
+    _, _, estimates = tiny
+    mine = estimates[estimates.family == "tanh_layer"].set_index(["quantity", "variant"])
+    upper = [2, 4]  # sizes >= sqrt(4)
+    for variant in JACOBIANS:
+        per_cell = [hand_c_arith(variant, n, m) for n in (1, 2, 4) for m in (1, 2, 4)
+                    if (n if variant.startswith("forward") else m) in upper]
+        row = mine.loc[("c_arith", variant)]
+        assert row.value == pytest.approx(statistics.median(per_cell), rel=1e-12), variant
+        assert min(per_cell) - 1e-12 <= row.ci_low <= row.ci_high <= max(per_cell) + 1e-12
+    extremes = estimates[(estimates.family == "tanh_layer")
+                         & (estimates.quantity == "one_sweep_c_arith")].set_index("extreme")
+    assert extremes.value["gradient"] == pytest.approx(hand_c_arith("reverse looped", 8, 1))
+    assert extremes.value["fan_out"] == pytest.approx(hand_c_arith("forward looped", 1, 8))
+    # counted flops of looped forward and reverse mode cross where n (4n + 13) equals
+    # (2n + 10) + m (2n + 3): at n = 2 exactly on the grid point m = 4
+    cross = estimates[(estimates.family == "tanh_layer")
+                      & (estimates.quantity == "crossover_flops")].set_index("inputs")
+    assert cross.value[2] == pytest.approx(4.0)
 
 
-def test_analyses_return_tables_and_sentences(scaling, tiny_run):
-    constants = scaling.constants(tiny_run)
-    assert len(constants) == 3 * 4 and (constants.c_grid_median > 0).all()
-    crossover = scaling.crossover(tiny_run)
-    assert len(crossover) == 3 * 6
-    # the work of looped forward (2 n ops per op of f) and reverse ((m + 1) per op) cross
-    # deterministically at m* = 2n - 1
-    finite = crossover[crossover.n_inputs.between(2, 16)]
-    np.testing.assert_allclose(finite.m_star_looped_work_ops, 2 * finite.n_inputs - 1,
-                               rtol=0.1)
-    departure = scaling.vectorized_departure(tiny_run)
-    assert set(departure.part) == {"gradient", "fan_out"} and (departure.speedup > 0).all()
-    sentences = scaling.findings(tiny_run)
-    assert all(isinstance(s, str) and s for s in sentences)
-    derived = int((tiny_run["mode"] != "primal").sum())
-    assert sentences[0].startswith(f"Counted sweeps match the theory in {derived} of {derived} ")
+def test_the_run_writes_a_complete_manifest_summary_and_figures(tiny):
+    outcome, _, _ = tiny
+    folder = outcome.folder
+    manifest = json.loads((folder / "manifest.json").read_text())
+    assert manifest["complete"] is True and manifest["preset"] == "quick"
+    assert manifest["config"]["grid_max"] == 4 and manifest["replicates"] == 2
+    figures = ["cost_curves.png", "crossover_heatmap.png", "cost_model.png", "extremes.png"]
+    assert set(manifest["files"]) == {"results.csv", "estimates.csv", "summary.md", *figures}
+    assert [f["file"] for f in manifest["figures"]] == figures
+    assert all("95% bootstrap" in f["caption"] or "medians" in f["caption"]
+               for f in manifest["figures"])
+    for name in figures:
+        assert (folder / name).read_bytes()[:8] == b"\x89PNG\r\n\x1a\n"
+    summary = (folder / "summary.md").read_text()
+    findings = findings_of(scaling.EXPERIMENT, folder)
+    assert 4 <= len(findings) <= 6 and all(f in summary for f in findings)
+    assert "A gradient of f: R^8 -> R costs" in findings[0]
+    for table in ("Table 1.", "Table 2.", "Table 3.", "Table 4."):
+        assert table in summary
 
 
-def test_the_report_files_are_written(scaling, tiny_run, tmp_path):
-    paths = scaling.write_report(tiny_run, tmp_path / "out")
-    names = {p.name for p in paths}
-    assert names == {"results.csv", "slopes.csv", "summary.md", "cost_curves.png",
-                     "crossover_heatmap.png", "extremes.png"}
-    for path in paths:
-        assert path.exists() and path.stat().st_size > 0
-    assert pd.read_csv(tmp_path / "out/results.csv").shape == tiny_run.shape
-    summary = (tmp_path / "out/summary.md").read_text()
-    for heading in ("## Findings", "## Fitted log-log slopes", "## The constant c",
-                    "## Crossover", "## Vectorized vs the textbook", "## Setup"):
-        assert heading in summary
-    assert scaling.findings(tiny_run)[0] in summary
-    for png in (p for p in paths if p.suffix == ".png"):
-        assert png.read_bytes()[:8] == b"\x89PNG\r\n\x1a\n"
-
-
-def test_rows_are_checkpointed_and_an_interrupted_run_keeps_them(scaling, tmp_path,
-                                                                 monkeypatch):
-    measured = scaling.measure_cell
-    calls = []
-
-    def interrupted_on_the_third_cell(cell, cfg):
-        calls.append(cell)
-        if len(calls) == 3:
-            raise KeyboardInterrupt
-        return measured(cell, cfg)
-
-    monkeypatch.setattr(scaling, "measure_cell", interrupted_on_the_third_cell)
-    checkpoint = tmp_path / "partial.csv"
-    df = scaling.run({**SMALLEST, "checkpoint_csv": checkpoint}, show_progress=False)
-    assert df.attrs["interrupted"] is True
-    assert len(df) == 2 * 5
-    assert pd.read_csv(checkpoint).shape == df.shape
-    assert scaling.findings(df)[-1].startswith("The run was interrupted")
-    scaling.write_report(df, tmp_path / "partial")
-    assert "Interrupted run" in (tmp_path / "partial/summary.md").read_text()
-
-
-def test_main_writes_the_report(scaling, tmp_path, monkeypatch, capsys):
-    monkeypatch.setitem(scaling.PRESETS, "quick", SMALLEST)
-    assert scaling.main(["--quick", "--out", str(tmp_path / "cli")]) == 0
-    assert (tmp_path / "cli/results.csv").exists() and (tmp_path / "cli/summary.md").exists()
-    assert "wrote" in capsys.readouterr().out
-
-
-def test_unknown_config_keys_and_families_are_refused(scaling):
-    with pytest.raises(ValueError, match="unknown config"):
-        scaling.run({"grid_maximum": 4}, show_progress=False)
+def test_unknown_families_and_bad_chain_depths_are_refused():
+    cfg = scaling.EXPERIMENT.config("quick", overrides={"families": ["resnet"]})
     with pytest.raises(ValueError, match="unknown family"):
-        scaling.run({"families": ["resnet"]}, show_progress=False)
+        scaling.cells(cfg)
+    with pytest.raises(ValueError, match="multiple of 4"):
+        scaling.deep_chain(2, 2, np.random.default_rng(0), {"chain_depth": 6, "chain_width": 2})

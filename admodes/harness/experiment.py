@@ -22,6 +22,8 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
+import numpy as np
+
 from . import store, text
 from .figures import FigureSpec, png
 from .stats import Q
@@ -98,11 +100,17 @@ class Meter:
         self._notes: dict[str, dict[str, Any]] = {}
         self._records: list[dict[str, Any]] = []
 
-    def time(self, variants: Mapping[str, Callable[[], Any]], samples: int | None = None) -> None:
-        """Time the variants against each other, round-robin (see ``timing``)."""
-        self._samples += time_round_robin(
-            variants, samples or self.cfg["samples"], warmup=self.cfg["warmup"],
-            min_sample_s=self.cfg["min_sample_s"])
+    def time(self, variants: Mapping[str, Callable[[], Any]],
+             samples: int | None = None) -> dict[str, float]:
+        """Time the variants against each other, round-robin (see ``timing``); returns each
+        variant's median CPU seconds per call in this cell (for a budget that depends on
+        them, like a training run of equal time)."""
+        taken = time_round_robin(variants, samples or self.cfg["samples"],
+                                 warmup=self.cfg["warmup"],
+                                 min_sample_s=self.cfg["min_sample_s"])
+        self._samples += taken
+        return {name: float(np.median([s.cpu_s for s in taken if s.variant == name]))
+                for name in variants}
 
     def note(self, variant: str, **metrics: Any) -> None:
         """Attach measured values (counts, bytes, errors) to a variant of this cell."""
@@ -154,6 +162,9 @@ class Results:
         self.cfg = cfg
         self.draws = cfg["draws"]
         self._cache: dict[tuple, Q] = {}
+        self._index: dict[str, dict] = {}
+        self._cells = None
+        self._cell_cache: dict[tuple, list[str]] = {}
 
     def select(self, variant: str | None = None, **where: Any):
         rows = self.frame
@@ -169,14 +180,33 @@ class Results:
         "min") over its samples, with draws resampling replicates, then samples."""
         key = (variant, clock, stat, tuple(sorted(where.items())))
         if key not in self._cache:
-            rows = self.select(variant, **where).dropna(subset=[clock])
-            cells = rows["cell"].unique()
+            cells = self._cells_matching(where)
             if len(cells) > 1:
                 raise ValueError(f"time({variant!r}, {where}) matches {len(cells)} cells")
-            groups = {r: g[clock].to_numpy() for r, g in rows.groupby("replicate")}
+            groups = self._samples(clock).get((cells[0], variant), {}) if cells else {}
             seed = zlib.crc32(repr(key).encode())
             self._cache[key] = Q.of_samples(groups, draws=self.draws, seed=seed, stat=stat)
         return self._cache[key]
+
+    def _samples(self, clock: str) -> dict[tuple[str, str], dict[int, Any]]:
+        """{(cell, variant): {replicate: samples}} for one clock, grouped once."""
+        if clock not in self._index:
+            timed = self.frame.dropna(subset=[clock])
+            self._index[clock] = {
+                key: {r: g.to_numpy() for r, g in rows.groupby("replicate")[clock]}
+                for key, rows in timed.groupby(["cell", "variant"], sort=False)}
+        return self._index[clock]
+
+    def _cells_matching(self, where: Mapping[str, Any]) -> list[str]:
+        key = tuple(sorted(where.items()))
+        if key not in self._cell_cache:
+            if self._cells is None:
+                self._cells = self.frame.drop_duplicates("cell")
+            rows = self._cells
+            for name, value in where.items():
+                rows = rows[rows[name] == value]
+            self._cell_cache[key] = list(rows["cell"])
+        return self._cell_cache[key]
 
     def ratio(self, variant: str, baseline: str, **where: Any) -> Q:
         """T(variant) / T(baseline) in the cell ``where`` names (CPU time, medians)."""
@@ -189,6 +219,15 @@ class Results:
         if len(values) == 0:
             return math.nan
         return float(values.iloc[0])
+
+    def per_replicate(self, column: str, variant: str, **where: Any) -> Q:
+        """A value measured once per replicate (a peak memory) in the one cell ``where``
+        names: the median over replicates, with draws resampling them."""
+        rows = self.select(variant, **where).dropna(subset=[column])
+        groups = {r: g[column].to_numpy()[:1] for r, g in rows.groupby("replicate")}
+        seed = zlib.crc32(repr(("per_replicate", column, variant, sorted(where.items())))
+                          .encode())
+        return Q.of_samples(groups, draws=self.draws, seed=seed)
 
     def exact(self, value: float, n: int = 1) -> Q:
         """A quantity without sampling error, with as many draws as the timings."""
@@ -425,23 +464,26 @@ def summary_page(experiment: Experiment, context: Context, figures: list[dict]) 
 
 
 def provenance(manifest: Mapping[str, Any], cfg: Mapping[str, Any]) -> list[str]:
-    """The lines that say where numbers came from: preset, replicates, samples, machine."""
+    """The lines that say where numbers came from: preset, replicates, samples, machine.
+    Every value is read back from a manifest on disk, so every one is escaped."""
     env = manifest.get("environment", {})
+    env = env if isinstance(env, dict) else {}
+    blas_list = env.get("blas") if isinstance(env.get("blas"), list) else []
     blas = ", ".join(f"{b.get('internal_api')} {b.get('version')}"
-                     for b in env.get("blas") or [] if isinstance(b, dict)) or "unknown"
+                     for b in blas_list if isinstance(b, dict)) or "unknown"
+    m = text.md
     return [
-        f"- preset {text.md(manifest.get('preset'))}: {cfg.get('replicates')} replicates of "
-        f"{manifest.get('cells')} cells in shuffled order, {cfg.get('samples')} timed samples "
-        f"per variant and cell, taken round-robin; intervals are 95% bootstrap intervals "
-        f"({cfg.get('draws')} draws) over replicates and samples; times are thread CPU time "
-        f"per call unless marked wall.",
-        f"- CPU {text.md(env.get('cpu_model'))} ({env.get('cores')} cores), Python "
-        f"{text.md(env.get('python_version'))}, numpy {text.md(env.get('numpy_version'))} "
-        f"(BLAS {text.md(blas)}, pinned to 1 thread), admodes "
-        f"{text.md(env.get('admodes_version'))} (source commit "
-        f"{text.md(env.get('admodes_commit') or 'unknown')}).",
-        f"- started {text.md(manifest.get('started'))}, {manifest.get('seconds')} s; seed "
-        f"{manifest.get('seed')}.",
+        f"- preset {m(manifest.get('preset'))}: {m(cfg.get('replicates'))} replicates of "
+        f"{m(manifest.get('cells'))} cells in shuffled order, {m(cfg.get('samples'))} timed "
+        f"samples per variant and cell, taken round-robin; intervals are 95% bootstrap "
+        f"intervals ({m(cfg.get('draws'))} draws) over replicates and samples; times are "
+        f"thread CPU time per call unless marked wall.",
+        f"- CPU {m(env.get('cpu_model'))} ({m(env.get('cores'))} cores), Python "
+        f"{m(env.get('python_version'))}, numpy {m(env.get('numpy_version'))} (BLAS "
+        f"{m(blas)}, pinned to 1 thread), admodes {m(env.get('admodes_version'))} (source "
+        f"commit {m(env.get('admodes_commit') or 'unknown')}).",
+        f"- started {m(manifest.get('started'))}, {m(manifest.get('seconds'))} s; seed "
+        f"{m(manifest.get('seed'))}.",
     ]
 
 

@@ -65,9 +65,9 @@ def band(ax, x: Sequence[float], estimates: Sequence[Any], k: int, label: str,
          **line: Any):
     """A series of estimates (anything with value, low, high) as a line with markers and
     a shaded 95% interval."""
-    s = {**style(k), **line}
+    s = {**style(k), "linewidth": 1.8, "markersize": 4, **line}
     values = [e.value for e in estimates]
-    ax.plot(x, values, label=label, linewidth=1.8, markersize=4, **s)
+    ax.plot(x, values, label=label, **s)
     lows = [e.low for e in estimates]
     highs = [e.high for e in estimates]
     if any(lo != hi for lo, hi in zip(lows, highs)):

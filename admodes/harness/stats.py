@@ -111,6 +111,12 @@ class Q:
     def __rtruediv__(self, other: Any) -> Q:
         return self._op(other, lambda a, b: np.divide(b, a))
 
+    def __rsub__(self, other: Any) -> Q:
+        return self._op(other, lambda a, b: b - a)
+
+    def __neg__(self) -> Q:
+        return self._op(-1.0, lambda a, b: a * b)
+
     __radd__ = __add__
     __rmul__ = __mul__
 
@@ -215,6 +221,15 @@ def crossing(x: Sequence[float], ys: Sequence[Q], *, log_x: bool = True) -> Q:
         return math.inf
 
     return Q(one(values), np.array([one(row) for row in draws]), len(ys))
+
+
+def over_cells(qs: Sequence[Q], seed: int = 0) -> Q:
+    """The median over several cells' quantities, whose draws resample the cells too: its
+    interval covers their spread over the grid as well as each one's noise."""
+    values, draws = stack(qs)
+    picks = np.random.default_rng(seed).integers(0, len(qs), draws.shape)
+    return Q(float(np.median(values)), np.median(np.take_along_axis(draws, picks, 1), 1),
+             len(qs))
 
 
 def median_of(qs: Sequence[Q]) -> Q:

@@ -32,6 +32,20 @@ class RunFolderError(ValueError):
     """A folder whose files cannot be read back as a complete run."""
 
 
+def write(path: Path, data: bytes | str) -> None:
+    """Write a file; an OSError always names it (a failed write(), as on a full disk, names
+    no file, and "No space left on device" alone does not say where)."""
+    try:
+        if isinstance(data, str):
+            path.write_text(data, encoding="utf-8")
+        else:
+            path.write_bytes(data)
+    except OSError as exc:
+        if exc.filename is None:
+            exc.filename = str(path)
+        raise
+
+
 def _temp_name(path: Path) -> Path:
     return path.with_name(f".{path.name}{_TEMP_MARK}{os.getpid()}")
 
@@ -64,16 +78,21 @@ class PartialRows:
     def __init__(self, folder: Path) -> None:
         folder.mkdir(parents=True, exist_ok=True)
         self.path = folder / PARTIAL
-        self.path.write_text("", encoding="utf-8")
+        write(self.path, "")
         self.count = 0
 
     def add(self, rows: Iterable[Mapping[str, Any]]) -> None:
-        with self.path.open("a", encoding="utf-8") as out:
-            for row in rows:
-                out.write(json.dumps({k: _plain(v) for k, v in row.items()}) + "\n")
-                self.count += 1
-            out.flush()
-            os.fsync(out.fileno())
+        try:
+            with self.path.open("a", encoding="utf-8") as out:
+                for row in rows:
+                    out.write(json.dumps({k: _plain(v) for k, v in row.items()}) + "\n")
+                    self.count += 1
+                out.flush()
+                os.fsync(out.fileno())
+        except OSError as exc:
+            if exc.filename is None:
+                exc.filename = str(self.path)
+            raise
 
     def read(self) -> list[dict[str, Any]]:
         if not self.path.exists():
@@ -92,11 +111,8 @@ def replace_run(folder: Path, files: Mapping[str, bytes | str], manifest: dict[s
     try:
         for name, data in files.items():
             tmp = _temp_name(folder / name)
-            if isinstance(data, str):
-                tmp.write_text(data, encoding="utf-8")
-            else:
-                tmp.write_bytes(data)
             temps[name] = tmp
+            write(tmp, data)
         old = _previous_files(folder)
         (folder / MANIFEST).unlink(missing_ok=True)  # from here on: no complete run
         for name, tmp in temps.items():
@@ -105,7 +121,8 @@ def replace_run(folder: Path, files: Mapping[str, bytes | str], manifest: dict[s
             (folder / name).unlink(missing_ok=True)
         manifest = {**manifest, "files": sorted(files)}
         tmp = _temp_name(folder / MANIFEST)
-        tmp.write_text(json.dumps(manifest, indent=2, default=str) + "\n", encoding="utf-8")
+        temps[MANIFEST] = tmp
+        write(tmp, json.dumps(manifest, indent=2, default=str) + "\n")
         os.replace(tmp, folder / MANIFEST)
     finally:
         for tmp in temps.values():

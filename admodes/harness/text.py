@@ -136,43 +136,52 @@ class EstimateTable:
         self.frame = frame
         self.groups = [c for c in frame.columns
                        if c not in ("quantity", "value", "ci_low", "ci_high", "n")]
+        # every row once, as (its groups as text, its Est), by quantity: look-ups are the
+        # inner loop of every template
+        self._rows: dict[str, list[tuple[dict[str, str], Est]]] = {}
+        for record in frame.to_dict("records"):
+            text_groups = {g: _as_text(record[g]) for g in self.groups}
+            groups = {g: record[g] for g in self.groups if text_groups[g] != ""}
+            n = _as_text(record["n"])
+            est = Est(float(record["value"]), float(record["ci_low"]),
+                      float(record["ci_high"]), int(float(n)) if n else 0, groups)
+            self._rows.setdefault(str(record["quantity"]), []).append((text_groups, est))
 
-    def _match(self, quantity: str, where: Mapping[str, Any]) -> pd.DataFrame:
-        rows = self.frame[self.frame["quantity"] == quantity]
-        for key, wanted in where.items():
-            if key not in rows.columns:
+    def _match(self, quantity: str, where: Mapping[str, Any]) -> list[Est]:
+        for key in where:
+            if key not in self.groups:
                 raise KeyError(f"estimates have no column {key!r}")
-            rows = rows[rows[key].map(_as_text) == _as_text(wanted)]
-        return rows
+        wanted = {k: _as_text(v) for k, v in where.items()}
+        return [est for groups, est in self._rows.get(quantity, ())
+                if all(groups[k] == v for k, v in wanted.items())]
 
     def __call__(self, quantity: str, **where: Any) -> Est:
         rows = self._match(quantity, where)
         if len(rows) != 1:
-            known = self.frame[self.frame["quantity"] == quantity]
+            known = len(self._rows.get(quantity, ()))
             raise KeyError(f"{len(rows)} estimates of {quantity!r} for {where}; "
-                           f"{len(known)} of that quantity exist")
-        return self._est(rows.iloc[0])
+                           f"{known} of that quantity exist")
+        return rows[0]
 
     def has(self, quantity: str, **where: Any) -> bool:
         return len(self._match(quantity, where)) == 1
 
     def all(self, quantity: str, **where: Any) -> list[Est]:
         """Every estimate of ``quantity`` matching ``where``, in file order."""
-        return [self._est(row) for _, row in self._match(quantity, where).iterrows()]
+        return self._match(quantity, where)
 
     def values(self, column: str, quantity: str | None = None, **where: Any) -> list[Any]:
         """The distinct values of a group column (for one quantity), in file order."""
-        rows = self._match(quantity, where) if quantity else self.frame
+        if quantity is None:
+            ests = [est for rows in self._rows.values() for _, est in rows]
+        else:
+            ests = self._match(quantity, where)
         seen: list[Any] = []
-        for v in rows[column]:
-            if _as_text(v) != "" and v not in seen:
+        for est in ests:
+            v = est.groups.get(column)
+            if v is not None and v not in seen:
                 seen.append(v)
         return seen
-
-    def _est(self, row: pd.Series) -> Est:
-        groups = {g: row[g] for g in self.groups if _as_text(row[g]) != ""}
-        return Est(float(row["value"]), float(row["ci_low"]), float(row["ci_high"]),
-                   int(row["n"]) if _as_text(row["n"]) != "" else 0, groups)
 
 
 def _as_text(value: Any) -> str:
