@@ -1,11 +1,22 @@
-"""The combined report: one Markdown file (and an HTML twin) built from result files."""
+"""The combined report: the answer first, then one section per experiment, as Markdown
+(``REPORT.md``) and as one self-contained HTML page (``report.html``: figures embedded,
+styles inline, so it can be sent to anyone), built from the result folders on disk.
+
+Only runs whose manifest says complete are quoted; every number comes from their
+``estimates.csv`` through the experiments' templates, and the others are listed with the
+reason. The HTML is rendered from the same Markdown by a Markdown library (markdown-it-py:
+raw HTML in it is escaped, and links are kept only where they are safe).
+"""
 
 from __future__ import annotations
 
+import base64
 import html
 import re
+from dataclasses import dataclass, field
 from pathlib import Path
-from urllib.parse import quote
+from typing import Any
+from urllib.parse import quote, unquote
 
 from . import runner
 
@@ -17,7 +28,181 @@ inputs are few (n << m) and reverse mode when outputs are few (m << n): a gradie
 costs one reverse sweep whatever n is. Reverse mode pays in memory: its tape holds the
 intermediate values of the whole computation, while forward mode keeps only what is live.
 Vector mode (`vectorized=True`) pushes all directions through ONE sweep of wider arrays:
-fewer Python-level operations, the same floating-point work."""
+fewer Python-level operations, the same floating-point work. Intervals in brackets are 95%
+bootstrap intervals over replicates and samples; "not distinguishable from" a threshold
+means the interval contains it."""
+
+
+@dataclass
+class Figure:
+    number: int
+    file: str  # relative to the report's folder
+    caption: str  # Markdown
+
+
+@dataclass
+class Section:
+    """What the report says about one experiment."""
+
+    name: str
+    title: str
+    complete: bool
+    note: str = ""  # why it is not included
+    summary: str = ""
+    headline: list[str] = field(default_factory=list)
+    findings: list[str] = field(default_factory=list)
+    figures: list[Figure] = field(default_factory=list)
+    details: str = ""
+    trust: str = ""
+    provenance: list[str] = field(default_factory=list)
+
+    @property
+    def anchor(self) -> str:
+        return slug(self.title)
+
+
+def slug(title: str) -> str:
+    """The id GitHub gives a heading, and the page uses for its table of contents."""
+    return re.sub(r"[^\w\- ]", "", title.lower()).strip().replace(" ", "-")
+
+
+# -- reading the runs ---------------------------------------------------------------------
+
+
+def _trust(E, manifest: dict[str, Any]) -> str:
+    """How far to trust the timings of a run: replicates, contended samples, spread."""
+    from .harness.text import num
+
+    cfg = manifest.get("config") or {}
+    parts = [f"{num(cfg.get('replicates'))} replicates of {num(manifest.get('cells'))} cells"]
+    if E.has("samples_contended"):
+        parts.append(f"{num(100 * E('samples_contended').value, 2)}% of the timed samples "
+                     "contended (wall time > 1.1 x CPU time)")
+    if E.has("replicate_spread"):
+        spread, p90 = E("replicate_spread").value, E("replicate_spread_p90").value
+        parts.append(f"run-to-run spread of a cell's median {num(100 * spread, 2)}% (90th "
+                     f"percentile {num(100 * p90, 2)}%)")
+    return "How much to trust this: " + "; ".join(parts) + "."
+
+
+def read_section(name: str, out: Path, first_figure: int) -> Section:
+    """The section of experiment ``name`` from its folder under ``out``."""
+    import jinja2
+
+    from .harness import Context
+    from .harness import text as htext
+    from .harness.experiment import provenance
+
+    experiment = runner.load(name)
+    manifest, results, estimates = runner.read_run(name, out)
+    section = Section(name, experiment.title, False, summary=experiment.summary)
+    if manifest is None:
+        section.note = (f"not included: {name} has no finished run in {out / name} (its "
+                        f"manifest.json is missing; run `admodes run {name}`)")
+        return section
+    if not manifest.get("complete"):
+        why = htext.md(manifest.get("reason") or manifest.get("status") or "unknown")
+        section.note = (f"not included: the last run of {name} is "
+                        f"{htext.md(manifest.get('status', 'incomplete'))}: {why}; the rows "
+                        f"it measured are in {name}/results.csv")
+        return section
+    E = htext.EstimateTable(estimates)
+    names = experiment.template_vars(Context(E, results, manifest.get("config", {}), manifest))
+    try:
+        section.headline = htext.findings(experiment.headline, **names)
+        section.findings = htext.findings(experiment.findings, **names)
+        section.details = htext.render(experiment.details, **names).strip()
+    except (jinja2.UndefinedError, KeyError, ValueError, TypeError, IndexError,
+            AttributeError, ArithmeticError) as exc:
+        # the templates read estimates by name: a file of another form is bad data on disk
+        raise runner.ResultsError(name, out / name / "estimates.csv",
+                                  f"its estimates do not fit the {name} experiment: "
+                                  f"{type(exc).__name__}: {exc}") from exc
+    number = first_figure
+    for fig in manifest.get("figures", []):
+        file = fig.get("file") if isinstance(fig, dict) else None
+        if not isinstance(file, str) or "/" in file or "\\" in file \
+                or not (out / name / file).is_file():
+            continue
+        section.figures.append(Figure(number, f"{name}/{file}",
+                                      htext.md(fig.get("caption", ""))))
+        number += 1
+    section.complete = True
+    section.trust = _trust(E, manifest)
+    section.provenance = provenance(manifest, manifest.get("config", {}))
+    return section
+
+
+def _headline_figure(out: Path, sections: list[Section]) -> Figure | None:
+    """Figure 1: the core result at a glance, from the scaling experiment's estimates."""
+    scaling = next((s for s in sections if s.name == "scaling" and s.complete), None)
+    if scaling is None:
+        return None
+    from .harness import text as htext
+
+    _, _, estimates = runner.read_run("scaling", out)
+    E = htext.EstimateTable(estimates)
+    fig = draw_headline(E)
+    if fig is None:
+        return None
+    from .harness.figures import png
+
+    runner.write_bytes(out / "headline.png", png(fig, dpi=120))
+    manifest, _, _ = runner.read_run("scaling", out)
+    cfg = manifest.get("config", {})
+    return Figure(1, "headline.png", (
+        f"The cost of a gradient (f: R^n → R, left) and of a fan-out (f: R → R^m, right) of "
+        f"a dense tanh net, in multiples of one evaluation of f: CPU time (top, median with "
+        f"its shaded 95% bootstrap interval) and the arithmetic executed "
+        f"(bottom, `count_ops`), for both modes, looped (one sweep per direction) and vectorized (one "
+        f"sweep). Dotted: the theory, slope 1 for the mode that needs a sweep per direction "
+        f"and 0 for the other. Preset {manifest.get('preset')}, {cfg.get('replicates')} "
+        f"replicates of {cfg.get('samples')} samples."))
+
+
+HEADLINE_SERIES = ["forward looped", "forward vectorized", "reverse looped",
+                   "reverse vectorized"]
+
+
+def draw_headline(E):
+    """2 x 2 panels: time and arithmetic over f, against n (gradient) and m (fan-out)."""
+    from .harness.figures import band, log2_axis, new_figure, reference_line
+
+    family = "dense_net"
+    if not E.has("over_f", family=family, extreme="gradient", variant="forward looped",
+                 inputs=1, outputs=1):
+        return None
+    fig, axes = new_figure(2, 2, width=6.2, height=4.0)
+    for col, (extreme, axis, size_key) in enumerate((("gradient", "n (inputs)", "inputs"),
+                                                     ("fan_out", "m (outputs)", "outputs"))):
+        for row, quantity in enumerate(("over_f", "flops_over_f")):
+            ax = axes[row][col]
+            sizes = []
+            for k, variant in enumerate(HEADLINE_SERIES):
+                ests = sorted(E.all(quantity, family=family, extreme=extreme, variant=variant),
+                              key=lambda e: float(e.groups[size_key]))
+                if not ests:
+                    continue
+                sizes = [float(e.groups[size_key]) for e in ests]
+                band(ax, sizes, ests, k, variant)
+            if sizes:
+                many = "forward looped" if extreme == "gradient" else "reverse looped"
+                top = E.all(quantity, family=family, extreme=extreme, variant=many)
+                start = min(top, key=lambda e: float(e.groups[size_key])).value
+                reference_line(ax, sizes, start, 1.0, "theory: slope 1 (a sweep per direction)")
+                reference_line(ax, sizes, start, 0.0, "theory: slope 0 (one sweep)", k=5)
+                log2_axis(ax, "x", sizes, axis)
+            ax.set_yscale("log")
+            ax.set_ylabel("CPU time / T(f)" if row == 0 else "flops / flops(f)")
+            what = "gradient, m = 1" if extreme == "gradient" else "fan-out, n = 1"
+            ax.set_title(f"{what}: {'time' if row == 0 else 'counted arithmetic'}", fontsize=11)
+            ax.grid(True, which="major", alpha=0.3)
+    handles, labels = axes[0][0].get_legend_handles_labels()
+    fig.legend(handles, labels, loc="outside lower center", ncol=3, fontsize=9, frameon=False)
+    return fig
+
+
+# -- writing it ---------------------------------------------------------------------------
 
 
 def _graph_section(out: Path) -> list[str]:
@@ -30,202 +215,227 @@ def _graph_section(out: Path) -> list[str]:
              "tape. Forward mode (seeded with da = 1) carries a tangent along each value in "
              "recording order; reverse mode pulls adjoints back in the opposite order, and "
              "one sweep gives both partial derivatives.", "",
+             "*Table: the Wengert list. step: the order of the forward sweep (the reverse "
+             "sweep walks it backwards); primal: the value; tangent: its derivative with "
+             "respect to a; adjoint: the derivative of f with respect to it.*", "",
              "| step | value | op | inputs | primal | tangent (d/da) | adjoint (df/d value) |",
              "|---:|---|---|---|---:|---:|---:|"]
     for r in table.itertuples():
         lines.append(f"| {r.step} | {r.name} | {r.op} | {r.inputs} | {r.primal:g} "
                      f"| {r.tangent:g} | {r.adjoint:g} |")
     graph = viz.draw(viz.notebook_example, 3.0, 4.0, output_name="f")
-    folder = out / "graphs"
     try:
         for suffix in ("svg", "png"):
-            viz.render_graph(graph, folder / f"notebook_example.{suffix}")
-        lines += ["", "![computation graph](graphs/notebook_example.png)", ""]
+            viz.render_graph(graph, out / "graphs" / f"notebook_example.{suffix}")
+        lines += ["", "![the computation graph](graphs/notebook_example.png)", "",
+                  "*The computation graph of f, each value with its primal, its tangent in "
+                  "forward order and its adjoint in reverse order.*", ""]
     except RuntimeError as exc:
         lines += ["", f"(Graph not drawn: {exc})", ""]
     return lines
 
 
-def _section(name: str, out: Path, figure_number: int) -> tuple[list[str], int, bool]:
-    """An experiment's section, built from its folder: findings and details rendered from
-    its estimates.csv, figures with their captions; for a run that did not complete, a
-    line that says so and why. Also the next figure number and whether it was complete."""
-    from .harness import Context
-    from .harness import text as harness_text
+def _figure_lines(fig: Figure) -> list[str]:
+    return [f"![Figure {fig.number}]({quote(fig.file)})", "",
+            f"*Figure {fig.number}.* {fig.caption}", ""]
 
-    experiment = runner.load(name)
-    manifest, results, estimates = runner.read_run(name, out)
-    lines = [f"## {experiment.title}", ""]
-    if manifest is None:
-        return lines + [f"*Not included: {name} has no finished run in {out / name} (its "
-                        f"`manifest.json` is missing; run `admodes run {name}`).*", ""], \
-            figure_number, False
-    if not manifest.get("complete"):
-        why = harness_text.md(manifest.get("reason") or manifest.get("status") or "unknown")
-        return lines + [f"*Not included: the last run of {name} is "
-                        f"{harness_text.md(manifest.get('status', 'incomplete'))}: {why}. "
-                        f"Rows measured so far: {name}/results.csv.*", ""], figure_number, False
-    context = Context(harness_text.EstimateTable(estimates), results,
-                      manifest.get("config", {}), manifest)
-    names = experiment.template_vars(context)
-    import jinja2
 
-    try:
-        findings = harness_text.findings(experiment.findings, **names)
-        details = harness_text.render(experiment.details, **names).strip()
-    except (jinja2.UndefinedError, KeyError, ValueError, TypeError, IndexError,
-            AttributeError, ArithmeticError) as exc:
-        # the templates read estimates by name: a file of another form is bad data on disk
-        raise runner.ResultsError(name, out / name / "estimates.csv",
-                                  f"its estimates do not fit the {name} experiment: "
-                                  f"{type(exc).__name__}: {exc}") from exc
-    lines += [f"- {f}" for f in findings] + [""]
-    for fig in manifest.get("figures", []):
-        file = fig.get("file") if isinstance(fig, dict) else None
-        if not isinstance(file, str) or "/" in file or not (out / name / file).exists():
-            continue
-        lines += [f"![Figure {figure_number}]({name}/{quote(file)})", "",
-                  f"*Figure {figure_number}.* {harness_text.md(fig.get('caption', ''))}", ""]
-        figure_number += 1
-    if details:  # its headings one level down, under the section's
-        lines += [("#" + line if line.startswith("#") else line)
-                  for line in details.splitlines()] + [""]
-    lines += [f"Details: [{name}/summary.md]({name}/summary.md); rows: "
-              f"[{name}/results.csv]({name}/results.csv); estimates: "
-              f"[{name}/estimates.csv]({name}/estimates.csv).", ""]
-    from .harness.experiment import provenance
+def section_markdown(s: Section, level: int = 2, links: bool = True) -> list[str]:
+    """A section: its first figure, a lead paragraph and its findings, how far to trust it,
+    the other figures, then the details (tables) and where the numbers came from."""
+    h = "#" * level
+    lines = [f"{h} {s.title}", ""]
+    if not s.complete:
+        return lines + [f"*{s.note[0].upper()}{s.note[1:]}.*", ""]
+    if s.figures:
+        lines += _figure_lines(s.figures[0])
+    lines += [s.summary, ""] + [f"- {f}" for f in s.findings] + ["", f"*{s.trust}*", ""]
+    for fig in s.figures[1:]:
+        lines += _figure_lines(fig)
+    if s.details:
+        lines += [f"{h}# Details", ""]
+        lines += [("#" * level + line if line.startswith("#") else line)
+                  for line in s.details.splitlines()] + [""]
+    if links:
+        lines += [f"All of it: [{s.name}/summary.html]({s.name}/summary.html); rows: "
+                  f"[{s.name}/results.csv]({s.name}/results.csv); estimates: "
+                  f"[{s.name}/estimates.csv]({s.name}/estimates.csv).", ""]
+    lines += s.provenance + [""]
+    return lines
 
-    lines += provenance(manifest, manifest.get("config", {})) + [""]
-    return lines, figure_number, True
+
+def report_markdown(out: Path, sections: list[Section], headline: Figure | None) -> str:
+    done = [s for s in sections if s.complete]
+    missing = [s.name for s in sections if not s.complete]
+    status = (f"All {len(sections)} experiments completed." if not missing and len(sections) > 1
+              else "The experiment completed." if not missing else
+              f"{len(done)} of {len(sections)} experiments completed; not included: "
+              f"{', '.join(missing)} (their sections say why).")
+    lines = ["# admodes: forward mode vs reverse mode, measured", "", "## Summary", ""]
+    lines += [f"- {f}" for s in done for f in s.headline] or ["- (no completed experiment)"]
+    lines += [""]
+    if headline is not None:
+        lines += _figure_lines(headline)
+    first = next((s for s in done), None)
+    where = " ".join(first.provenance[1:2]).lstrip("- ") if first else ""
+    lines += [f"{status} {where} Every number comes from the estimates.csv of a completed "
+              "run, with its 95% bootstrap interval where it came from a timing.", "",
+              "## Contents", ""]
+    lines += ["- [One computation, both ways](#one-computation-both-ways)"]
+    lines += [f"- [{s.title}](#{s.anchor})" for s in sections]
+    lines += ["- [How to read this](#how-to-read-this)", ""]
+    lines += _graph_section(out)
+    for s in sections:
+        lines += section_markdown(s)
+    lines += ["## How to read this", "", HOW_TO_READ, ""]
+    return "\n".join(lines)
 
 
 def build(out_dir: str | Path, names: list[str] | None = None) -> list[Path]:
-    """Write ``REPORT.md`` and ``report.html`` in ``out_dir`` from the experiment folders
-    found there (or ``names``). Only runs whose manifest says complete are quoted, and every
-    number comes from their estimates.csv; the others are listed with the reason."""
+    """Write ``REPORT.md`` and the self-contained ``report.html`` in ``out_dir`` from the
+    experiment folders found there (or ``names``), and each complete experiment's
+    ``summary.html`` beside its files."""
     out = Path(out_dir)
     names = names or [n for n in runner.available() if (out / n).is_dir()]
     if not names:
         raise FileNotFoundError(f"no experiment results under {out}: run `admodes run` first")
-    sections, figure_number, complete = [], 1, []
+    sections, number = [], 2
     for name in names:
-        lines, figure_number, ok = _section(name, out, figure_number)
-        sections += lines
-        complete.append(ok)
-    missing = [n for n, ok in zip(names, complete) if not ok]
-    status = (f"All {len(names)} experiments completed." if len(names) > 1 and not missing
-              else "The experiment completed." if not missing else
-              f"{len(names) - len(missing)} of {len(names)} experiments completed; not "
-              f"included: {', '.join(missing)} (see their sections).")
-    text = "\n".join([
-        "# admodes: forward mode vs reverse mode, measured", "", status, "",
-        "Every number below comes from the estimates.csv of a completed run, with its 95% "
-        "bootstrap interval where it came from a timing.", "",
-        *_graph_section(out),
-        *sections,
-        "## How to read this", "", HOW_TO_READ, ""])
+        sections.append(read_section(name, out, number))
+        number += len(sections[-1].figures)
+    headline = _headline_figure(out, sections)
+    if headline is None:  # no Figure 1: number the others from 1
+        for s in sections:
+            for fig in s.figures:
+                fig.number -= 1
+    text = report_markdown(out, sections, headline)
     md = runner.write_text(out / "REPORT.md", text)
-    page = runner.write_text(out / "report.html", to_html(text, "admodes report"))
+    page = runner.write_text(out / "report.html",
+                             to_html(text, "admodes: forward mode vs reverse mode", base=out))
+    for s in sections:
+        if s.complete:
+            detail = "\n".join(section_markdown(s, level=1, links=False)) + \
+                "\n[Back to the report](report.html)\n"
+            runner.write_text(out / s.name / "summary.html",
+                              to_html(detail, s.title, base=out, links_from=s.name))
     return [md, page]
 
 
-def to_html(markdown: str, title: str) -> str:
-    """A small, dependency-free Markdown-to-HTML rendering for the report's subset:
-    headings, bullet lists, images, links, tables, code spans, bold, backslash escapes and
-    paragraphs. Every piece of text and every attribute is HTML-escaped, and a link or image
-    is live only for a relative or http(s) URL, so no file's contents become markup."""
-    body: list[str] = []
-    in_list = in_table = False
-    for line in markdown.splitlines():
-        if in_list and not line.startswith("- "):
-            body.append("</ul>")
-            in_list = False
-        if in_table and not line.startswith("|"):
-            body.append("</table>")
-            in_table = False
-        if not line.strip():
-            continue
-        if line.startswith("#"):
-            hashes = len(line) - len(line.lstrip("#"))
-            level = min(hashes, 6)
-            body.append(f"<h{level}>{_inline(line[hashes:].strip())}</h{level}>")
-        elif line.startswith("- "):
-            if not in_list:
-                body.append("<ul>")
-                in_list = True
-            body.append(f"<li>{_inline(line[2:])}</li>")
-        elif line.startswith("|"):
-            cells = [c.strip() for c in line.strip().strip("|").split("|")]
-            if all(re.fullmatch(r":?-+:?", c) for c in cells):
-                continue
-            if not in_table:
-                body.append("<table>")
-                in_table = True
-            body.append("<tr>" + "".join(f"<td>{_inline(c)}</td>" for c in cells) + "</tr>")
-        else:
-            body.append(f"<p>{_inline(line)}</p>")
-    if in_list:
-        body.append("</ul>")
-    if in_table:
-        body.append("</table>")
-    style = ("body{font-family:sans-serif;max-width:60em;margin:2em auto;line-height:1.4}"
-             "img{max-width:100%}table{border-collapse:collapse}"
-             "td{border:1px solid #ccc;padding:2px 6px}")
-    return (f'<!doctype html>\n<html><head><meta charset="utf-8"><title>{html.escape(title)}'
-            f"</title><style>{style}</style></head><body>\n" + "\n".join(body)
-            + "\n</body></html>\n")
+# -- HTML -----------------------------------------------------------------------------------
+
+STYLE = """
+body{font-family:system-ui,-apple-system,"Segoe UI",Helvetica,Arial,sans-serif;margin:0;
+color:#1b1f24;background:#fff;line-height:1.5}
+main{max-width:1180px;margin:0 auto;padding:1.5em 2em 4em}
+h1{font-size:1.9em;margin:.4em 0 .6em}h2{border-bottom:1px solid #d0d7de;padding-bottom:.2em;
+margin-top:2em}
+img{max-width:100%;height:auto;display:block;margin:1em auto}
+table{border-collapse:collapse;margin:.6em 0 1.2em;font-size:.92em}
+th,td{border:1px solid #d0d7de;padding:3px 8px;vertical-align:top}
+th{background:#f6f8fa;text-align:left}
+td{font-variant-numeric:tabular-nums}
+code{background:#f6f8fa;padding:0 .2em;border-radius:3px}
+details{margin:.8em 0 1.2em;padding:.4em .8em;border:1px solid #d0d7de;border-radius:6px}
+summary{cursor:pointer;font-weight:600}
+em{color:#444}nav ul{columns:2}
+""".replace("\n", "")
 
 
-# a backslash before ASCII punctuation stands for that character
-_ESCAPE = r"\\(?P<escaped>[!-/:-@\[-`{-~])"
-# one inline element of the report's Markdown; a URL holds no space or parenthesis
-_INLINE = re.compile(
-    _ESCAPE
-    + r"|!\[(?P<alt>[^\]]*)\]\((?P<src>[^()\s]+)\)"
-    r"|\[(?P<text>[^\]]+)\]\((?P<href>[^()\s]+)\)"
-    r"|`(?P<code>[^`]+)`"
-    r"|\*\*(?P<strong>[^*]+)\*\*")
-_SCHEME = re.compile(r"[A-Za-z][A-Za-z0-9+.-]*:")
+def _markdown_renderer(base: Path | None, links_from: str | None):
+    """markdown-it with tables; raw HTML escaped (html=False) and its link check; images
+    under ``base`` embedded as data URIs, so the page needs no other file."""
+    from markdown_it import MarkdownIt
+
+    md = MarkdownIt("commonmark", {"html": False}).enable("table")
+    md.validateLink = _safe_url  # a link or image that fails it stays text
+    default_image = md.renderer.rules["image"]
+
+    def image(self, tokens, idx, options, env):
+        token = tokens[idx]
+        src = token.attrGet("src") or ""
+        data = _embedded(base, src, links_from)
+        if data is not None:
+            token.attrSet("src", data)
+        return default_image(tokens, idx, options, env)
+
+    def link_open(self, tokens, idx, options, env):
+        token = tokens[idx]
+        href = token.attrGet("href") or ""
+        if links_from and not re.match(r"[a-z][a-z0-9+.-]*:|#|/", href, re.I):
+            token.attrSet("href", _relative_to(href, links_from))
+        return self.renderToken(tokens, idx, options, env)
+
+    md.add_render_rule("image", image)
+    md.add_render_rule("link_open", link_open)
+    return md
+
+
+_SCHEME = re.compile(r"[a-z][a-z0-9+.-]*:", re.I)
 
 
 def _safe_url(url: str) -> bool:
     """A relative URL or an http(s) one: never javascript:, data:, file: and the like, nor
     //host, a backslash (which browsers read as /) or a control character (which they drop,
     so a scheme could hide behind it)."""
-    if "\\" in url or url.startswith("//") or any(ord(c) < 0x21 or ord(c) == 0x7F for c in url):
+    if "\\" in url or url.startswith("//") or any(ord(c) < 0x21 or ord(c) == 0x7F
+                                                   for c in url):
         return False
     scheme = _SCHEME.match(url)
     return scheme is None or scheme.group().lower() in ("http:", "https:")
 
 
-def _text(value: str) -> str:
-    return html.escape(value, quote=False)  # text context: & < > are what matter
+def _relative_to(href: str, folder: str) -> str:
+    """A link written relative to the report's folder, as seen from ``folder`` in it."""
+    if href.startswith(folder + "/"):
+        return href[len(folder) + 1:]
+    return "../" + href
 
 
-def _attribute(value: str) -> str:
-    return '"' + html.escape(value, quote=True) + '"'  # always double-quoted
+def _embedded(base: Path | None, src: str, links_from: str | None) -> str | None:
+    """The data URI of a PNG or SVG image inside ``base``, None for anything else."""
+    if base is None or re.match(r"[a-z][a-z0-9+.-]*:|/|\\\\", src, re.I):
+        return None
+    path = (base / unquote(src)).resolve()
+    if links_from is not None and not path.exists():
+        path = (base / links_from / unquote(src)).resolve()
+    kinds = {".png": "image/png", ".svg": "image/svg+xml"}
+    if base.resolve() not in path.parents or path.suffix not in kinds or not path.is_file():
+        return None
+    return f"data:{kinds[path.suffix]};base64,{base64.b64encode(path.read_bytes()).decode()}"
 
 
-def _inline(text: str) -> str:
-    pieces, pos = [], 0
-    for match in _INLINE.finditer(text):
-        pieces += [_text(text[pos:match.start()]), _inline_element(match)]
-        pos = match.end()
-    pieces.append(_text(text[pos:]))
-    return "".join(pieces)
+def _wrap_details(body: str) -> str:
+    """Put each "Details" subsection of the page, up to the next heading of its level or
+    above, inside a <details> element."""
+    def wrap(m: re.Match[str]) -> str:
+        level = int(m.group(1))
+        rest = m.group(2)
+        end = re.search(rf"<h[1-{level}][ >]", rest)
+        inside, after = (rest[: end.start()], rest[end.start():]) if end else (rest, "")
+        return (f"<details><summary>Details: tables and definitions</summary>\n{inside}"
+                f"</details>\n{wrap_all(after)}")
+
+    def wrap_all(text: str) -> str:
+        return re.sub(r"<h([2-6])>Details</h\1>\n(.*)", wrap, text, count=1, flags=re.S)
+
+    return wrap_all(body)
 
 
-def _inline_element(match: re.Match[str]) -> str:
-    if match["escaped"] is not None:
-        return _text(match["escaped"])
-    if match["src"] is not None and _safe_url(match["src"]):
-        alt = re.sub(_ESCAPE, r"\g<escaped>", match["alt"])
-        return f"<img alt={_attribute(alt)} src={_attribute(match['src'])}>"
-    if match["href"] is not None and _safe_url(match["href"]):
-        # the text holds no "]", so no link or image nests in it
-        return f"<a href={_attribute(match['href'])}>{_inline(match['text'])}</a>"
-    if match["code"] is not None:
-        return f"<code>{_text(match['code'])}</code>"
-    if match["strong"] is not None:
-        return f"<strong>{_inline(match['strong'])}</strong>"
-    return _text(match.group())  # a link or image to an unsafe URL: plain text
+def _anchors(body: str) -> str:
+    """Give every h2 the id of its text, for the table of contents."""
+    return re.sub(r"<h2>(.*?)</h2>",
+                  lambda m: f'<h2 id="{slug(html.unescape(re.sub("<[^>]+>", "", m.group(1))))}">'
+                            f"{m.group(1)}</h2>", body)
+
+
+def to_html(markdown: str, title: str, base: Path | None = None,
+            links_from: str | None = None) -> str:
+    """A self-contained HTML page of ``markdown``: rendered by markdown-it-py (tables with
+    ``<th>`` and alignment; raw HTML escaped; unsafe links left as text), images inside
+    ``base`` embedded, styles inline."""
+    body = _markdown_renderer(base, links_from).render(markdown)
+    body = _anchors(_wrap_details(body))
+    return (f'<!doctype html>\n<html lang="en"><head><meta charset="utf-8">'
+            f'<meta name="viewport" content="width=device-width, initial-scale=1">'
+            f"<title>{html.escape(title)}</title><style>{STYLE}</style></head>"
+            f"<body><main>\n{body}</main></body></html>\n")

@@ -46,6 +46,20 @@ def write_text(path: Path, text: str) -> Path:
         raise
 
 
+def write_bytes(path: Path, data: bytes) -> Path:
+    """Write ``data`` to ``path`` through a temporary file and a rename (a figure)."""
+    from .measure import written_atomically
+
+    try:
+        with written_atomically(path) as (tmp,):
+            tmp.write_bytes(data)
+    except OSError as exc:
+        if exc.filename is None:
+            exc.filename = str(path)
+        raise
+    return path
+
+
 def available() -> list[str]:
     """Names of the experiments installed with admodes, in report order."""
     return [name for name in ORDER if importlib.util.find_spec(f"{PACKAGE}.{name}")]

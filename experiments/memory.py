@@ -109,6 +109,14 @@ def estimate(results) -> Estimates:
     return est
 
 
+HEADLINE = """\
+- Reverse mode pays in memory: its tape keeps {{ E("bytes_per_op", measure="kept_bytes").value
+  | num }} bytes per op (peak memory slope {{ E("slope", measure="peak_bytes", variant="reverse")
+  | ci }} against the chain length; its rules read only {{ E("bytes_per_op",
+  measure="needed_bytes").value | num }} of them), while forward mode's peak stays flat (slope
+  {{ E("slope", measure="peak_bytes", variant="forward") | ci }}).
+"""
+
 FINDINGS = """\
 {% set L, n, vec, chunk = cfg.chain_lengths | max, cfg.jacobian_sizes | max,
    "jacfwd vectorized", "jacfwd chunked" %}{% set peak = {"measure": "peak_bytes"} %}
@@ -211,6 +219,7 @@ EXPERIMENT = Experiment(
                       "jacobian_sizes": [16, 32, 64, 128, 256, 512, 1024]}},
     cells=lambda cfg: [{key: x} for key, (name, _) in SIZES.items() for x in cfg[name]],
     measure=measure, estimate=estimate, findings=FINDINGS, details=DETAILS,
+    headline=HEADLINE,
     figures=[FigureSpec("chain", lambda ctx: draw(ctx, "chain_length"), "Bytes against L (left; "
                         "vectors of {{ cfg.vector_size }} float64): kept by reverse mode's tape, "
                         "read by its VJPs, in its Python objects (exact), and each mode's peak "

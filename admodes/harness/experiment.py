@@ -55,6 +55,7 @@ class Experiment:
     estimate: Callable[[Results], Estimates]
     findings: str = ""
     details: str = ""
+    headline: str = ""  # Jinja2: the finding(s) the report's summary puts first, "- " each
     figures: Sequence[FigureSpec] = ()
     prepare: Callable[[dict[str, Any]], Any] | None = None
     namespace: Mapping[str, Any] = field(default_factory=dict)  # more names for templates
