@@ -154,8 +154,8 @@ def _headline_figure(out: Path, sections: list[Section]) -> Figure | None:
         f"The cost of a gradient (f: R^n → R, left) and of a fan-out (f: R → R^m, right) of "
         f"a dense tanh net, in multiples of one evaluation of f: CPU time (top, median with "
         f"its shaded 95% bootstrap interval) and the arithmetic executed "
-        f"(bottom, `count_ops`), for both modes, looped (one sweep per direction) and vectorized (one "
-        f"sweep). Dotted: the theory, slope 1 for the mode that needs a sweep per direction "
+        f"(bottom, `count_ops`), for both modes, looped (one sweep per direction) and "
+        f"vectorized (one sweep). Dotted: the theory, slope 1 for the mode that needs a sweep per direction "
         f"and 0 for the other. Preset {manifest.get('preset')}, {cfg.get('replicates')} "
         f"replicates of {cfg.get('samples')} samples."))
 
