@@ -156,8 +156,8 @@ def _headline_figure(out: Path, sections: list[Section]) -> Figure | None:
         f"its shaded 95% bootstrap interval) and the arithmetic executed "
         f"(bottom, `count_ops`), for both modes, looped (one sweep per direction) and "
         f"vectorized (one sweep). Dotted: the theory, slope 1 for the mode that needs a "
-        f"sweep per direction and 0 for the other. Preset {manifest.get('preset')}, {cfg.get('replicates')} "
-        f"replicates of {cfg.get('samples')} samples."))
+        f"sweep per direction and 0 for the other. Preset {manifest.get('preset')}, "
+        f"{cfg.get('replicates')} replicates of {cfg.get('samples')} samples."))
 
 
 HEADLINE_SERIES = ["forward looped", "forward vectorized", "reverse looped",
