@@ -7,6 +7,7 @@ batch) and chunked, and of jacrev looped and vectorized. Log-log slopes over siz
 
 import math
 import sys
+from functools import partial
 from typing import Any
 
 import numpy as np
@@ -209,6 +210,12 @@ def draw(ctx, key: str):
 BANDS = ("Log-log axes; shaded: 95% bootstrap interval over the {{ cfg.replicates }} replicates"
          " (peaks) or replicates and samples (times); preset {{ manifest.preset }}.")
 COMMON = {"vector_size": 64, "jacobian_ops": 8, "chunk_size": 16}
+FIGURES = [  # name, size key, caption
+    ("chain", "chain_length", "Bytes against L (left; vectors of {{ cfg.vector_size }} float64): "
+     "kept by reverse mode's tape, read by its VJPs, in its Python objects (exact), and each "
+     "mode's peak (tracemalloc); CPU seconds per call (right)."),
+    ("jacobian_memory", "n_inputs", "A gradient of f: R^n -> R ({{ cfg.jacobian_ops }} ops, a "
+     "sum) per strategy: peak bytes (left; dotted: theory slopes) and CPU seconds per call.")]
 EXPERIMENT = Experiment(
     name="memory", title="Memory: reverse mode's tape against forward mode",
     summary=__doc__.replace("\n", " ").strip(),
@@ -220,13 +227,8 @@ EXPERIMENT = Experiment(
     cells=lambda cfg: [{key: x} for key, (name, _) in SIZES.items() for x in cfg[name]],
     measure=measure, estimate=estimate, findings=FINDINGS, details=DETAILS,
     headline=HEADLINE,
-    figures=[FigureSpec("chain", lambda ctx: draw(ctx, "chain_length"), "Bytes against L (left; "
-                        "vectors of {{ cfg.vector_size }} float64): kept by reverse mode's tape, "
-                        "read by its VJPs, in its Python objects (exact), and each mode's peak "
-                        "(tracemalloc); CPU seconds per call (right). " + BANDS),
-             FigureSpec("jacobian_memory", lambda ctx: draw(ctx, "n_inputs"), "A gradient of "
-                        "f: R^n -> R ({{ cfg.jacobian_ops }} ops, a sum) per strategy: peak bytes "
-                        "(left; dotted: theory slopes) and CPU seconds per call. " + BANDS)],
+    figures=[FigureSpec(name, partial(draw, key=key), caption + " " + BANDS) for name, key,
+             caption in FIGURES],
     namespace={"nbytes": nbytes, "size_table": size_table, "columns": COLUMNS,
                "jac_columns": JAC_COLUMNS},
 )

@@ -425,8 +425,6 @@ def draw_cost_model(ctx):
     return finish(fig, axes, ncol=3)
 
 
-BANDS = (" Preset {{ manifest.preset }}, {{ cfg.replicates }} replicates of {{ cfg.samples }} "
-         "samples per cell; lines are medians, shaded bands 95% bootstrap intervals.")
 SHARED = {"families": list(FAMILIES), "hidden": 32, "chain_depth": 32, "chain_width": 4}
 
 EXPERIMENT = Experiment(
@@ -441,17 +439,17 @@ EXPERIMENT = Experiment(
     figures=[
         FigureSpec("cost_curves", lambda ctx: draw_curves(ctx, "time"), "CPU time per Jacobian "
                    "(s) against n at m = {{ cfg.grid_max }} (top) and m at n = {{ cfg.grid_max }}"
-                   " (bottom); dotted: theory slopes." + BANDS),
+                   " (bottom); dotted: theory slopes.", bands=True),
         FigureSpec("crossover_heatmap", draw_heatmap, "log2(T_forward / T_reverse), CPU time, "
                    "looped (top) and vectorized (bottom), one symmetric colour scale (red: reverse"
                    " faster), the measured zero contour and the lines m = n, 2n - 1 and n/2. "
                    "Preset {{ manifest.preset }}, medians of {{ cfg.replicates }} replicates."),
         FigureSpec("cost_model", draw_cost_model, "c = CPU time per sweep / T(f) of the looped "
                    "strategies (points) against T(f) (µs), over the cells with at least "
-                   "sqrt({{ cfg.grid_max }}) sweeps, and the fit a / T(f) + b." + BANDS),
+                   "sqrt({{ cfg.grid_max }}) sweeps, and the fit a / T(f) + b.", bands=True),
         FigureSpec("extremes", lambda ctx: draw_curves(ctx, "over_f"), "CPU time over T(f) of "
                    "the gradient (m = 1, top) and the fan-out (n = 1, bottom), reverse mode's "
-                   "recording and backward sweep apart; dotted: slope 1." + BANDS)],
+                   "recording and backward sweep apart; dotted: slope 1.", bands=True)],
     namespace={"span": span, "details": details, "as_seconds": seconds,
                "glossary": " ".join(__doc__.split("\n\n")[3].split())},
 )

@@ -422,7 +422,7 @@ def _derived(experiment: Experiment, results, cfg: dict[str, Any], manifest: dic
             continue
         files[f"{spec.name}.png"] = png(fig)
         shown.append({"file": f"{spec.name}.png",
-                      "caption": text.render(spec.caption,
+                      "caption": text.render(spec.template,
                                              **experiment.template_vars(context)).strip()})
     manifest["figures"] = shown
     files[store.SUMMARY] = summary_page(experiment, context, shown)

@@ -18,14 +18,25 @@ LINESTYLES = ["-", "--", "-.", ":", (0, (5, 1, 1, 1)), (0, (3, 1, 1, 1, 1, 1))]
 MARKERS = ["o", "s", "^", "D", "v", "P", "X", "*"]
 
 
+# the sentence every figure with intervals ends its caption with
+BANDS = ("Preset {{ manifest.preset }}, {{ cfg.replicates }} replicates of {{ cfg.samples }} "
+         "samples per cell; lines are medians, shaded bands 95% bootstrap intervals.")
+
+
 @dataclass(frozen=True)
 class FigureSpec:
     """A figure an experiment draws: ``draw(context) -> Figure`` (or None to skip it), saved
-    as ``name``.png, shown with ``caption`` (a Jinja2 template over the same context)."""
+    as ``name``.png, shown with ``caption`` (a Jinja2 template over the same context);
+    ``bands`` appends the sentence that says what the shaded bands are (``BANDS``)."""
 
     name: str
     draw: Callable[[Any], Any]
     caption: str
+    bands: bool = False
+
+    @property
+    def template(self) -> str:
+        return f"{self.caption.rstrip()} {BANDS}" if self.bands else self.caption
 
 
 def style(k: int) -> dict[str, Any]:
