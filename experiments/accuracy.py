@@ -191,7 +191,7 @@ def draw_errors(ctx):
 EXPERIMENT = Experiment(
     name="accuracy",
     title="Accuracy: AD against finite differences",
-    summary=__doc__.split("\n\n")[0].replace("\n", " "),
+    summary=" ".join(__doc__.split("\n\n")[1].split()),
     presets={
         "quick": {"functions": list(FUNCTIONS), "steps_per_decade": 2, "replicates": 2,
                   "samples": 3, "draws": 400},
