@@ -316,8 +316,10 @@ def build(out_dir: str | Path, names: list[str] | None = None) -> list[Path]:
         if s.complete:
             detail = "\n".join(section_markdown(s, level=1, links=False)) + \
                 "\n[Back to the report](report.html)\n"
+            # a page of details beside the experiment's files: its figures by reference (the
+            # main page is the one self-contained file, and embeds them already)
             runner.write_text(out / s.name / "summary.html",
-                              to_html(detail, s.title, base=out, links_from=s.name))
+                              to_html(detail, s.title, links_from=s.name))
     return [md, page]
 
 
@@ -343,7 +345,8 @@ em{color:#444}nav ul{columns:2}
 
 def _markdown_renderer(base: Path | None, links_from: str | None):
     """markdown-it with tables; raw HTML escaped (html=False) and its link check; images
-    under ``base`` embedded as data URIs, so the page needs no other file."""
+    under ``base`` embedded as data URIs, so the page needs no other file; with
+    ``links_from``, links and other images rewritten relative to that subfolder."""
     from markdown_it import MarkdownIt
 
     md = MarkdownIt("commonmark", {"html": False}).enable("table")
@@ -356,6 +359,8 @@ def _markdown_renderer(base: Path | None, links_from: str | None):
         data = _embedded(base, src, links_from)
         if data is not None:
             token.attrSet("src", data)
+        elif links_from and not re.match(r"[a-z][a-z0-9+.-]*:|/", src, re.I):
+            token.attrSet("src", _relative_to(src, links_from))
         return default_image(tokens, idx, options, env)
 
     def link_open(self, tokens, idx, options, env):

@@ -159,8 +159,9 @@ def test_each_experiment_has_its_own_html_page_and_says_where_its_numbers_came_f
     for name in runner.ORDER:
         page = (out / name / "summary.html").read_text()
         assert "How much to trust this" in page and 'href="../report.html"' in page
-        if runner.load(name).figures:
-            assert "data:image/png;base64," in page
+        for src in re.findall(r'<img src="([^"]+)"', page):  # its own figures, beside it
+            assert (out / name / src).is_file(), src
+        assert len(re.findall("<img ", page)) == len(runner.load(name).figures)
     assert markdown.count("How much to trust this:") == len(runner.ORDER)
     assert markdown.count("- preset quick:") == len(runner.ORDER)
 
