@@ -151,8 +151,7 @@ def _result(g: Any, like: Any, batch: tuple[int, ...] = ()) -> Any:
 
 
 def _zeros(like: Any, batch: tuple[int, ...] = ()) -> np.ndarray:
-    dt = result_dtype(like)
-    return np.zeros(batch + np.shape(like), dtype=dt if dt.kind == "f" else np.float64)
+    return np.zeros(batch + np.shape(like), dtype=_float_dtype(like))
 
 
 def _partial_args(fun: Callable, args: tuple, nums: tuple[int, ...], kwargs: dict):

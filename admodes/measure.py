@@ -31,13 +31,11 @@ import tracemalloc
 from collections.abc import Callable, Iterator
 from contextlib import contextmanager
 from dataclasses import dataclass
+from functools import partial
 from pathlib import Path
-from typing import TYPE_CHECKING, Any
+from typing import Any
 
 import numpy as np
-
-if TYPE_CHECKING:  # pandas is imported where a DataFrame is made, not with this module
-    pass
 
 # A timed sample should last at least this long: perf_counter's resolution and the cost of
 # reading it (tens of nanoseconds) then stay below 0.1% of what is measured.
@@ -73,27 +71,24 @@ def _human(seconds: float) -> str:
     return f"{seconds / 1e-9:.3g} ns"
 
 
-def _run_batch(fn: Callable, args: tuple, calls: int) -> float:
-    """Seconds per call of ``calls`` back-to-back calls."""
-    if calls == 1:
-        start = time.perf_counter()
-        fn(*args)
-        return time.perf_counter() - start
-    start = time.perf_counter()
+def batch(fn: Callable[[], object], calls: int) -> tuple[float, float]:
+    """Wall and thread CPU seconds of ``calls`` back-to-back calls of ``fn()``, in all."""
+    wall0, cpu0 = time.perf_counter(), time.thread_time()
     for _ in itertools.repeat(None, calls):
-        fn(*args)
-    return (time.perf_counter() - start) / calls
+        fn()
+    return time.perf_counter() - wall0, time.thread_time() - cpu0
 
 
-def _calls_per_sample(fn: Callable, args: tuple) -> int:
-    """How many calls one sample needs to last at least ``_MIN_SAMPLE_S``."""
+def calls_per_sample(fn: Callable[[], object], min_sample_s: float = _MIN_SAMPLE_S,
+                     max_calls: int = _MAX_CALLS_PER_SAMPLE) -> int:
+    """How many back-to-back calls of ``fn()`` one sample needs to last ``min_sample_s``."""
     calls = 1
     while True:
-        per_call = _run_batch(fn, args, calls)
-        if per_call * calls >= _MIN_SAMPLE_S or calls >= _MAX_CALLS_PER_SAMPLE:
+        wall, _ = batch(fn, calls)
+        if wall >= min_sample_s or calls >= max_calls:
             return calls
-        wanted = math.ceil(1.2 * _MIN_SAMPLE_S / max(per_call, 1e-9))
-        calls = min(_MAX_CALLS_PER_SAMPLE, max(2 * calls, wanted))
+        wanted = math.ceil(1.2 * min_sample_s * calls / max(wall, 1e-9))
+        calls = min(max_calls, max(2 * calls, wanted))
 
 
 def time_call(fn: Callable, *args: Any, min_time: float = 0.2, min_repeats: int = 5,
@@ -116,15 +111,16 @@ def time_call(fn: Callable, *args: Any, min_time: float = 0.2, min_repeats: int 
                          f"{min_repeats}, max_repeats={max_repeats}")
     for _ in range(warmup):
         fn(*args)
+    call = partial(fn, *args)
     gc_was_enabled = gc.isenabled()
     gc.collect()
     gc.disable()
     try:
-        calls = _calls_per_sample(fn, args)
+        calls = calls_per_sample(call)
         samples = []
         start = time.perf_counter()
         while len(samples) < max_repeats:
-            samples.append(_run_batch(fn, args, calls))
+            samples.append(batch(call, calls)[0] / calls)
             gc.collect(0)
             if len(samples) >= min_repeats and time.perf_counter() - start >= min_time:
                 break
@@ -267,7 +263,7 @@ def environment() -> dict[str, Any]:
     Example:
         >>> env = environment()
         >>> sorted(env)[:3]
-        ['admodes_version', 'blas', 'cores']
+        ['admodes_commit', 'admodes_path', 'admodes_version']
     """
     from . import __version__
 

@@ -55,6 +55,8 @@ class Section:
     details: str = ""
     trust: str = ""
     provenance: list[str] = field(default_factory=list)
+    E: Any = None  # its estimates, as read back (for the headline figure)
+    manifest: dict[str, Any] = field(default_factory=dict)
 
     @property
     def anchor(self) -> str:
@@ -128,6 +130,7 @@ def read_section(name: str, out: Path, first_figure: int) -> Section:
                                       htext.md(fig.get("caption", ""))))
         number += 1
     section.complete = True
+    section.E, section.manifest = E, manifest
     section.trust = _trust(E, manifest)
     section.provenance = provenance(manifest, manifest.get("config", {}))
     return section
@@ -138,17 +141,13 @@ def _headline_figure(out: Path, sections: list[Section]) -> Figure | None:
     scaling = next((s for s in sections if s.name == "scaling" and s.complete), None)
     if scaling is None:
         return None
-    from .harness import text as htext
-
-    _, _, estimates = runner.read_run("scaling", out)
-    E = htext.EstimateTable(estimates)
-    fig = draw_headline(E)
+    fig = draw_headline(scaling.E)
     if fig is None:
         return None
     from .harness.figures import png
 
     runner.write_bytes(out / "headline.png", png(fig, dpi=120))
-    manifest, _, _ = runner.read_run("scaling", out)
+    manifest = scaling.manifest
     cfg = manifest.get("config", {})
     return Figure(1, "headline.png", (
         f"The cost of a gradient (f: R^n → R, left) and of a fan-out (f: R → R^m, right) of "
@@ -356,7 +355,7 @@ def _markdown_renderer(base: Path | None, links_from: str | None):
     def image(self, tokens, idx, options, env):
         token = tokens[idx]
         src = token.attrGet("src") or ""
-        data = _embedded(base, src, links_from)
+        data = _embedded(base, src)
         if data is not None:
             token.attrSet("src", data)
         elif links_from and not re.match(r"[a-z][a-z0-9+.-]*:|/", src, re.I):
@@ -396,13 +395,11 @@ def _relative_to(href: str, folder: str) -> str:
     return "../" + href
 
 
-def _embedded(base: Path | None, src: str, links_from: str | None) -> str | None:
+def _embedded(base: Path | None, src: str) -> str | None:
     """The data URI of a PNG or SVG image inside ``base``, None for anything else."""
     if base is None or re.match(r"[a-z][a-z0-9+.-]*:|/|\\\\", src, re.I):
         return None
     path = (base / unquote(src)).resolve()
-    if links_from is not None and not path.exists():
-        path = (base / links_from / unquote(src)).resolve()
     kinds = {".png": "image/png", ".svg": "image/svg+xml"}
     if base.resolve() not in path.parents or path.suffix not in kinds or not path.is_file():
         return None

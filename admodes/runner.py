@@ -34,29 +34,19 @@ class ResultsError(ValueError):
 
 
 def write_text(path: Path, text: str) -> Path:
-    """``measure.write_atomic``, but an OSError always names the file: a failed write()
-    (a full disk) names none, and "No space left on device" alone does not say where."""
+    """``measure.write_atomic``; an OSError names the file (``store.naming``)."""
     from .measure import write_atomic
 
-    try:
+    with store.naming(path):
         return write_atomic(path, text)
-    except OSError as exc:
-        if exc.filename is None:
-            exc.filename = str(path)
-        raise
 
 
 def write_bytes(path: Path, data: bytes) -> Path:
     """Write ``data`` to ``path`` through a temporary file and a rename (a figure)."""
     from .measure import written_atomically
 
-    try:
-        with written_atomically(path) as (tmp,):
-            tmp.write_bytes(data)
-    except OSError as exc:
-        if exc.filename is None:
-            exc.filename = str(path)
-        raise
+    with store.naming(path), written_atomically(path) as (tmp,):
+        tmp.write_bytes(data)
     return path
 
 

@@ -21,6 +21,7 @@ from typing import TYPE_CHECKING, Any
 import numpy as np
 
 from .api import _check_input, record
+from .harness import store
 
 if TYPE_CHECKING:
     import pandas as pd
@@ -141,18 +142,6 @@ def draw(fun: Callable, *args: Any, mode: str = "both", tangents: Sequence[Any] 
 GRAPH_FORMATS = ("svg", "png", "pdf", "dot")
 
 
-def _write(path: Path, data: str | bytes) -> None:
-    try:
-        if isinstance(data, bytes):
-            path.write_bytes(data)
-        else:
-            path.write_text(data, encoding="utf-8")
-    except OSError as exc:
-        if exc.filename is None:  # a failed write() (a full disk) names no file: say which
-            exc.filename = str(path)
-        raise
-
-
 def render_graph(graph, path: str | Path) -> Path:
     """Write ``graph`` to ``path`` (.svg, .png, .pdf or .dot; no suffix means SVG). Without
     Graphviz's ``dot`` program, writes the .dot source next to it and raises RuntimeError
@@ -164,17 +153,17 @@ def render_graph(graph, path: str | Path) -> Path:
                          f"{', '.join('.' + f for f in GRAPH_FORMATS)}")
     path.parent.mkdir(parents=True, exist_ok=True)
     if fmt == "dot":
-        _write(path, graph.source)
+        store.write(path, graph.source)
         return path
     if shutil.which("dot") is None:
         dot_path = path.with_suffix(".dot")
-        _write(dot_path, graph.source)
+        store.write(dot_path, graph.source)
         raise RuntimeError(
             f"Graphviz's `dot` program is not installed, so {path} was not drawn; its "
             f"source is in {dot_path}. Install the system package (Debian/Ubuntu: "
             f"`sudo apt-get install graphviz`; macOS: `brew install graphviz`), or run "
             f"`bash setup.sh`.")
-    _write(path, graph.pipe(format=fmt))
+    store.write(path, graph.pipe(format=fmt))
     return path
 
 

@@ -31,7 +31,6 @@ from __future__ import annotations
 import itertools
 import math
 import sys
-import zlib
 
 import numpy as np
 
@@ -139,14 +138,23 @@ def estimate(results: Results) -> Estimates:
     est.add("max_abs_error", float(frame.max_abs_error.max()))
     counts = frame.dropna(subset=["flops"]).drop_duplicates(["cell", "variant"]).set_index(
         ["family", "n", "m", "variant"])
-    # every CPU time as Results.time gives it, from one groupby (not a filter per look-up)
-    times = {key: Q.of_samples({r: g.to_numpy() for r, g in rows.groupby("replicate")["cpu_s"]},
-                               draws=cfg["draws"], seed=zlib.crc32(repr(key).encode()))
-             for key, rows in frame.dropna(subset=["cpu_s"]).groupby(list(counts.index.names))}
     for family in cfg["families"]:
-        mine = {k[1:]: q for k, q in times.items() if k[0] == family}
-        estimate_family(est, mine, counts.loc[family], cfg, family)
+        estimate_family(est, CellTimes(results, family), counts.loc[family], cfg, family)
     return est
+
+
+class CellTimes(dict):
+    """(n, m, variant) -> the CPU time of that cell and variant (``Results.time``), looked
+    up when first asked for."""
+
+    def __init__(self, results: Results, family: str) -> None:
+        super().__init__()
+        self.results, self.family = results, family
+
+    def __missing__(self, key):
+        n, m, variant = key
+        q = self[key] = self.results.time(variant, family=self.family, n=n, m=m)
+        return q
 
 
 def estimate_family(est: Estimates, times: dict, counts, cfg: dict, family: str) -> None:
@@ -197,7 +205,8 @@ def estimate_family(est: Estimates, times: dict, counts, cfg: dict, family: str)
                 variant=v, axis=axis)
             own = float((axis == "n") == (v[0] == "f"))  # d grows along this axis
             add("slope_reference", f_slope + own, variant=v, axis=axis)
-    for name, cost in (("crossover", times.get), ("crossover_flops", lambda k: flops(*k))):
+    for name, cost in (("crossover", times.__getitem__),
+                       ("crossover_flops", lambda k: flops(*k))):
         found = {}
         for n in grid:
             q = crossing(grid, [(cost((n, m, "forward looped")) / cost((n, m, "reverse looped"))

@@ -78,11 +78,7 @@ class Q:
 
     def compare(self, threshold: float) -> str:
         """"above", "below", or "not distinguishable from" ``threshold`` at 95%."""
-        if self.low > threshold:
-            return "above"
-        if self.high < threshold:
-            return "below"
-        return "not distinguishable from"
+        return compare(self.low, self.high, threshold)
 
     def __repr__(self) -> str:
         return f"Q({self.value:.4g} [{self.low:.4g}, {self.high:.4g}], n={self.n})"
@@ -124,6 +120,16 @@ class Q:
         """``fn`` of the value and of every draw (``fn`` must accept arrays)."""
         with np.errstate(divide="ignore", invalid="ignore", over="ignore"):
             return Q(fn(np.float64(self.value)), fn(self.draws), self.n)
+
+
+def compare(low: float, high: float, threshold: float) -> str:
+    """Where an interval [low, high] lies against ``threshold``: "above", "below", or "not
+    distinguishable from" it when it contains it."""
+    if low > threshold:
+        return "above"
+    if high < threshold:
+        return "below"
+    return "not distinguishable from"
 
 
 def _percentile(draws: np.ndarray, q: float, fallback: float) -> float:

@@ -16,7 +16,8 @@ from __future__ import annotations
 import json
 import math
 import os
-from collections.abc import Iterable, Mapping
+from collections.abc import Iterable, Iterator, Mapping
+from contextlib import contextmanager
 from pathlib import Path
 from typing import Any
 
@@ -32,18 +33,25 @@ class RunFolderError(ValueError):
     """A folder whose files cannot be read back as a complete run."""
 
 
-def write(path: Path, data: bytes | str) -> None:
-    """Write a file; an OSError always names it (a failed write(), as on a full disk, names
-    no file, and "No space left on device" alone does not say where)."""
+@contextmanager
+def naming(path: Path) -> Iterator[None]:
+    """An OSError raised inside names ``path`` when it names no file (a failed write(), as
+    on a full disk, names none, and "No space left on device" alone does not say where)."""
     try:
-        if isinstance(data, str):
-            path.write_text(data, encoding="utf-8")
-        else:
-            path.write_bytes(data)
+        yield
     except OSError as exc:
         if exc.filename is None:
             exc.filename = str(path)
         raise
+
+
+def write(path: Path, data: bytes | str) -> None:
+    """Write a file; an OSError names it."""
+    with naming(path):
+        if isinstance(data, str):
+            path.write_text(data, encoding="utf-8")
+        else:
+            path.write_bytes(data)
 
 
 def _temp_name(path: Path) -> Path:
@@ -82,17 +90,12 @@ class PartialRows:
         self.count = 0
 
     def add(self, rows: Iterable[Mapping[str, Any]]) -> None:
-        try:
-            with self.path.open("a", encoding="utf-8") as out:
-                for row in rows:
-                    out.write(json.dumps({k: _plain(v) for k, v in row.items()}) + "\n")
-                    self.count += 1
-                out.flush()
-                os.fsync(out.fileno())
-        except OSError as exc:
-            if exc.filename is None:
-                exc.filename = str(self.path)
-            raise
+        with naming(self.path), self.path.open("a", encoding="utf-8") as out:
+            for row in rows:
+                out.write(json.dumps({k: _plain(v) for k, v in row.items()}) + "\n")
+                self.count += 1
+            out.flush()
+            os.fsync(out.fileno())
 
     def read(self) -> list[dict[str, Any]]:
         if not self.path.exists():

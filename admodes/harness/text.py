@@ -13,6 +13,8 @@ from collections.abc import Callable, Iterable, Mapping, Sequence
 from dataclasses import dataclass
 from typing import TYPE_CHECKING, Any
 
+from .stats import compare
+
 if TYPE_CHECKING:
     import pandas as pd
 
@@ -45,6 +47,18 @@ def num(value: Any, digits: int = 3) -> str:
     return text.rstrip("0").rstrip(".") if "." in text else text
 
 
+def _with_unit(value: Any, digits: int, units: tuple[tuple[str, float], ...],
+               smallest: tuple[str, float]) -> str:
+    try:
+        value = float(value)
+    except (TypeError, ValueError):
+        return str(value)
+    if not math.isfinite(value):
+        return num(value)
+    unit, scale = next(((u, k) for u, k in units if abs(value) >= k), smallest)
+    return f"{num(value / scale, digits)} {unit}"
+
+
 def seconds(value: Any, digits: int = 3) -> str:
     """A duration with its unit: s, ms, µs or ns.
 
@@ -52,16 +66,7 @@ def seconds(value: Any, digits: int = 3) -> str:
         >>> seconds(0.0123), seconds(4.5e-7), seconds(12.0)
         ('12.3 ms', '450 ns', '12 s')
     """
-    try:
-        value = float(value)
-    except (TypeError, ValueError):
-        return str(value)
-    if not math.isfinite(value):
-        return num(value)
-    for unit, scale in (("s", 1.0), ("ms", 1e-3), ("µs", 1e-6)):
-        if abs(value) >= scale:
-            return f"{num(value / scale, digits)} {unit}"
-    return f"{num(value / 1e-9, digits)} ns"
+    return _with_unit(value, digits, (("s", 1.0), ("ms", 1e-3), ("µs", 1e-6)), ("ns", 1e-9))
 
 
 def nbytes(value: Any, digits: int = 3) -> str:
@@ -71,16 +76,7 @@ def nbytes(value: Any, digits: int = 3) -> str:
         >>> nbytes(512), nbytes(822_000_000), nbytes(1536)
         ('512 B', '822 MB', '1.54 kB')
     """
-    try:
-        value = float(value)
-    except (TypeError, ValueError):
-        return str(value)
-    if not math.isfinite(value):
-        return num(value)
-    for unit, scale in (("GB", 1e9), ("MB", 1e6), ("kB", 1e3)):
-        if abs(value) >= scale:
-            return f"{num(value / scale, digits)} {unit}"
-    return f"{num(value, digits)} B"
+    return _with_unit(value, digits, (("GB", 1e9), ("MB", 1e6), ("kB", 1e3)), ("B", 1.0))
 
 
 # -- estimates as read back ----------------------------------------------------------------
@@ -98,11 +94,7 @@ class Est:
 
     def compare(self, threshold: float) -> str:
         """"above", "below", or "not distinguishable from" ``threshold``."""
-        if self.low > threshold:
-            return "above"
-        if self.high < threshold:
-            return "below"
-        return "not distinguishable from"
+        return compare(self.low, self.high, threshold)
 
     @property
     def exact(self) -> bool:

@@ -11,11 +11,10 @@ ratios (what the experiments report) stay fair.
 from __future__ import annotations
 
 import gc
-import itertools
-import math
-import time
 from collections.abc import Callable, Mapping
 from dataclasses import dataclass
+
+from ..measure import batch, calls_per_sample
 
 # a sample lasts at least this long, so the clocks' resolution and reading cost (tens of
 # nanoseconds) stay below 0.1% of what is measured
@@ -33,24 +32,6 @@ class Sample:
     calls: int
     wall_s: float
     cpu_s: float
-
-
-def _batch(fn: Callable[[], object], calls: int) -> tuple[float, float]:
-    wall0, cpu0 = time.perf_counter(), time.thread_time()
-    for _ in itertools.repeat(None, calls):
-        fn()
-    return time.perf_counter() - wall0, time.thread_time() - cpu0
-
-
-def calls_per_sample(fn: Callable[[], object], min_sample_s: float = MIN_SAMPLE_S) -> int:
-    """How many back-to-back calls one sample needs to last ``min_sample_s``."""
-    calls = 1
-    while True:
-        wall, _ = _batch(fn, calls)
-        if wall >= min_sample_s or calls >= MAX_CALLS_PER_SAMPLE:
-            return calls
-        wanted = math.ceil(1.2 * min_sample_s * calls / max(wall, 1e-9))
-        calls = min(MAX_CALLS_PER_SAMPLE, max(2 * calls, wanted))
 
 
 def time_round_robin(variants: Mapping[str, Callable[[], object]], samples: int, *,
@@ -75,11 +56,12 @@ def time_round_robin(variants: Mapping[str, Callable[[], object]], samples: int,
     gc.collect()
     gc.disable()
     try:
-        calls = {name: calls_per_sample(fn, min_sample_s) for name, fn in variants.items()}
+        calls = {name: calls_per_sample(fn, min_sample_s, MAX_CALLS_PER_SAMPLE)
+                 for name, fn in variants.items()}
         out = []
         for index in range(samples):
             for name, fn in variants.items():
-                wall, cpu = _batch(fn, calls[name])
+                wall, cpu = batch(fn, calls[name])
                 out.append(Sample(name, index, calls[name], wall / calls[name],
                                   cpu / calls[name]))
             gc.collect(0)
