@@ -493,4 +493,5 @@ def _progress(items: list, label: str, show: bool):
         return items
     from tqdm.auto import tqdm
 
-    return tqdm(items, desc=label, unit="cell", leave=False, dynamic_ncols=True)
+    # disable=None: a bar on a terminal, none in a log or a pipe
+    return tqdm(items, desc=label, unit="cell", leave=False, dynamic_ncols=True, disable=None)
