@@ -1,6 +1,6 @@
 """admodes: forward- and reverse-mode automatic differentiation over one op registry."""
 
-from . import numpy_api as _numpy_api  # noqa: F401  (attaches numpy support to tracers)
+from . import ops as _ops  # noqa: F401  (declares the built-in ops)
 from .api import grad, hessian, hvp, jacfwd, jacrev, jvp, value_and_grad, vjp
 from .checks import check_grads
 from .core import OpCount, count_ops

@@ -10,16 +10,9 @@ from __future__ import annotations
 
 from typing import Any
 
-from .core import (
-    NO_PARAMS,
-    Tracer,
-    _counters,
-    bind,
-    check_constant,
-    counted_jvp,
-    escaped,
-    new_level,
-)
+from .core import NO_PARAMS, Tracer, _counters, bind, check_constant, escaped, new_level
+from .counting import counted_jvp
+from .numpy_api import NumpyMethods
 
 
 class ForwardTrace:
@@ -95,7 +88,7 @@ class ForwardTrace:
         return Dual(out, tangent, self)
 
 
-class Dual(Tracer):
+class Dual(NumpyMethods, Tracer):
     """A (primal, tangent) pair; numpy code and Python operators work on it."""
 
     __slots__ = ("primal", "tangent", "_trace", "_level")

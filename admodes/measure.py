@@ -373,6 +373,7 @@ def tape_residuals(fun: Callable[..., Any], *args: Any) -> dict[str, float]:
     """
     from .api import record
     from .core import Tracer, bind, concrete, new_level
+    from .numpy_api import NumpyMethods
 
     _, outs, _, tape = record(lambda leaves: fun(*leaves), list(args))
     if len(outs) != 1 or np.shape(outs[0]) != ():
@@ -381,7 +382,7 @@ def tape_residuals(fun: Callable[..., Any], *args: Any) -> dict[str, float]:
     used: set[int] = set()
     level = new_level()
 
-    class Watched(Tracer):
+    class Watched(NumpyMethods, Tracer):
         """A stored value handed to a VJP: reading its data marks it used; its shape,
         dtype and size are metadata and do not."""
 

@@ -17,10 +17,10 @@ from typing import Any
 
 import numpy as np
 
+from . import ops as _ops  # noqa: F401  (the entries: OPS is complete from here on)
 from .core import NO_PARAMS, Tracer, bind, concrete, result_dtype
-from .registry import OPS, _ndim, _shape
-
-UFUNCS: dict[Any, Any] = {op.ufunc: op for op in OPS.values() if op.ufunc is not None}
+from .registry import FUNCTIONS, OPS, UFUNCS
+from .shapes import index_params, ndim_of, normalize_axis, shape_of
 
 
 def _nan_ignoring(pick: Callable) -> Callable:
@@ -121,7 +121,7 @@ def _check_order(func: str, order: Any, supported: tuple[str, ...]) -> None:
                         f"keep; use order='C' or order='F'")
 
 
-def _array_ufunc(self, ufunc, method, *inputs, **kwargs):
+def array_ufunc(self, ufunc, method, *inputs, **kwargs):
     op = UFUNCS.get(ufunc)
     if op is not None and method == "__call__" and not kwargs:
         # the hot path: a lone input is the top tracer, no need for bind to search
@@ -131,7 +131,7 @@ def _array_ufunc(self, ufunc, method, *inputs, **kwargs):
     return dispatch_ufunc(ufunc, method, inputs, kwargs)
 
 
-def _array_function(self, func, types, args, kwargs):
+def array_function(self, func, types, args, kwargs):
     handler = HANDLERS.get(func)
     if handler is None:
         return dispatch_function(func, args, kwargs)
@@ -157,7 +157,8 @@ def dispatch_ufunc(ufunc, method, inputs, kwargs):
     raise _unsupported(f"np.{ufunc.__name__}")
 
 
-HANDLERS: dict[Any, Callable] = {}
+# numpy function -> handler: the registry's live table, filled here and by admodes.defop
+HANDLERS: dict[Any, Callable] = FUNCTIONS
 
 
 def handles(*funcs):
@@ -180,62 +181,6 @@ def dispatch_function(func, args, kwargs):
 # -- parameter normalisation ----------------------------------------------------------
 
 
-def normalize_axis(axis: Any, ndim: int) -> tuple[int, ...]:
-    """Axis argument -> tuple of negative axis numbers (so leading batch axes don't shift
-    them)."""
-    if axis is None:
-        return tuple(range(-ndim, 0))
-    axes = (axis,) if isinstance(axis, (int, np.integer)) else tuple(axis)
-    out = []
-    for a in axes:
-        a = operator.index(a)
-        if not -ndim <= a < ndim:
-            raise np.exceptions.AxisError(a, ndim)
-        out.append(a % ndim - ndim)
-    if len(set(out)) != len(out):
-        raise ValueError(f"repeated axis in {axis!r}")
-    return tuple(out)
-
-
-def index_params(shape: tuple[int, ...], key: Any) -> dict:
-    """Normalise an index once: booleans to integer arrays, and what the rules need."""
-    if not isinstance(key, tuple):
-        key = (key,)
-    idx: list[Any] = []
-    for k in key:
-        if isinstance(k, Tracer):
-            raise TypeError("an index must be a concrete value, not a traced one")
-        if isinstance(k, list):
-            k = np.asarray(k)
-        if isinstance(k, np.ndarray):
-            if k.dtype == bool:
-                idx.extend(np.nonzero(k))
-                continue
-            if not np.issubdtype(k.dtype, np.integer):
-                raise IndexError(f"arrays used as indices must be integer or boolean, "
-                                 f"got dtype {k.dtype}")
-        idx.append(k)
-    arrays = [i for i, k in enumerate(idx) if isinstance(k, np.ndarray)]
-    basic = not arrays
-    if basic:
-        adv: tuple[int, bool] = (0, False)
-    else:
-        positions = [i for i, k in enumerate(idx)
-                     if isinstance(k, np.ndarray) or isinstance(k, (int, np.integer))]
-        split = positions != list(range(positions[0], positions[-1] + 1))
-        adv = (np.broadcast(*[idx[i] for i in arrays]).ndim, split)
-    t = tuple(idx)
-    if basic:  # ints drop an axis, None adds one; numpy checks the bounds when it indexes
-        out_ndim = len(shape) + sum(k is None for k in t) - sum(
-            not isinstance(k, (slice, type(None), type(Ellipsis))) for k in t)
-    else:
-        # the result's shape, found on a zero-strided stand-in (also checks the bounds)
-        probe = np.lib.stride_tricks.as_strided(np.zeros(1, np.int8), shape=shape,
-                                                strides=(0,) * len(shape))
-        out_ndim = probe[t].ndim
-    return {"idx": t, "in_ndim": len(shape), "adv": adv, "out_ndim": out_ndim, "basic": basic}
-
-
 def _reduce(name):
     op, func = OPS[name], f"np.{name}"
 
@@ -247,7 +192,7 @@ def _reduce(name):
                     where=where is not _NOT_GIVEN and not _is_true(where))
         if dtype is not None:  # numpy reduces in dtype: cast first (float dtypes only)
             a = _astype(a, dtype)
-        return op(a, axis=normalize_axis(axis, _ndim(a)), keepdims=bool(keepdims))
+        return op(a, axis=normalize_axis(axis, ndim_of(a)), keepdims=bool(keepdims))
 
     return handler
 
@@ -290,7 +235,7 @@ def reshape(a, shape=None, order="C", *, newshape=None, copy=None):
     # in place, so no caller can tell a view from a copy. (newshape: numpy < 2.4.)
     _check_order("np.reshape", order, ("C", "F"))
     shape = newshape if shape is None else shape
-    in_shape = _shape(a)
+    in_shape = shape_of(a)
     new = _resolve_shape(shape, math.prod(in_shape))
     if new == in_shape:
         return a
@@ -302,13 +247,13 @@ def reshape(a, shape=None, order="C", *, newshape=None, copy=None):
 @handles(np.ravel)
 def ravel(a, order="C"):
     # 'A' and 'K' follow the memory layout; with at most one axis every order agrees
-    _check_order("np.ravel", order, ("C", "F") if _ndim(a) > 1 else _ORDERS)
+    _check_order("np.ravel", order, ("C", "F") if ndim_of(a) > 1 else _ORDERS)
     return reshape(a, (-1,), "F" if order == "F" else "C")
 
 
 @handles(np.transpose)
 def transpose(a, axes=None):
-    nd = _ndim(a)
+    nd = ndim_of(a)
     if axes is None:
         axes = tuple(range(nd - 1, -1, -1))
     else:  # an int is a permutation of one axis, as in x.transpose(0) on a vector
@@ -322,7 +267,7 @@ def transpose(a, axes=None):
 
 @handles(np.swapaxes)
 def swapaxes(a, axis1, axis2):
-    nd = _ndim(a)
+    nd = ndim_of(a)
     perm = list(range(nd))
     i, j = normalize_axis(axis1, nd)[0] % nd, normalize_axis(axis2, nd)[0] % nd
     perm[i], perm[j] = perm[j], perm[i]
@@ -331,7 +276,7 @@ def swapaxes(a, axis1, axis2):
 
 @handles(np.moveaxis)
 def moveaxis(a, source, destination):
-    nd = _ndim(a)
+    nd = ndim_of(a)
     src = [s % nd for s in normalize_axis(source, nd)]
     dst = [d % nd for d in normalize_axis(destination, nd)]
     if len(src) != len(dst):
@@ -345,7 +290,7 @@ def moveaxis(a, source, destination):
 
 @handles(np.expand_dims)
 def expand_dims(a, axis):
-    shape = list(_shape(a))
+    shape = list(shape_of(a))
     nd = len(shape) + (1 if isinstance(axis, (int, np.integer)) else len(axis))
     for ax in sorted(s % nd for s in normalize_axis(axis, nd)):
         shape.insert(ax, 1)
@@ -354,7 +299,7 @@ def expand_dims(a, axis):
 
 @handles(np.squeeze)
 def squeeze(a, axis=None):
-    shape = _shape(a)
+    shape = shape_of(a)
     if axis is None:
         axes = {i for i, n in enumerate(shape) if n == 1}
     else:
@@ -369,7 +314,7 @@ def squeeze(a, axis=None):
 def broadcast_to(array, shape, subok=False):
     # subok only matters for ndarray subclasses; the result is a traced value either way
     shape = (shape,) if isinstance(shape, (int, np.integer)) else tuple(shape)
-    in_shape = _shape(array)
+    in_shape = shape_of(array)
     if np.broadcast_shapes(in_shape, shape) != shape:
         raise ValueError(f"cannot broadcast a value of shape {in_shape} to {shape}")
     if in_shape == shape:
@@ -386,7 +331,7 @@ def _join(func, arrays, axis, out, dtype, casting):
     _refuse_out(func, out)
     if axis is None:
         arrays, axis = [ravel(x) for x in arrays], 0
-    nd = _ndim(arrays[0])
+    nd = ndim_of(arrays[0])
     if nd == 0:
         raise ValueError("zero-dimensional arrays cannot be concatenated")
     joined = OPS["concatenate"](*arrays, axis=normalize_axis(axis, nd)[0])
@@ -412,7 +357,7 @@ def stack(arrays, axis=0, out=None, *, dtype=None, casting="same_kind"):
     arrays = list(arrays)
     if not arrays:
         raise ValueError("need at least one array to stack")
-    if len({_shape(x) for x in arrays}) != 1:
+    if len({shape_of(x) for x in arrays}) != 1:
         raise ValueError("all input arrays must have the same shape")
     return _join("np.stack", [expand_dims(x, axis) for x in arrays], axis, out, dtype,
                  casting)
@@ -448,9 +393,9 @@ def clip(a, a_min=_NOT_GIVEN, a_max=_NOT_GIVEN, out=None, *, min=_NOT_GIVEN, max
 @handles(np.dot)
 def dot(a, b, out=None):
     _refuse_out("np.dot", out)
-    if _ndim(a) == 0 or _ndim(b) == 0:
+    if ndim_of(a) == 0 or ndim_of(b) == 0:
         return a * b
-    if _ndim(a) > 2 or _ndim(b) > 2:
+    if ndim_of(a) > 2 or ndim_of(b) > 2:
         raise _unsupported("np.dot of arrays with more than 2 dimensions (use np.matmul)")
     return OPS["matmul"](a, b)
 
@@ -465,9 +410,9 @@ def outer(a, b, out=None):
 def norm(x, ord=None, axis=None, keepdims=False):
     """numpy's norms, step by step as numpy takes them, from the registered ops; the
     norms that need singular values refuse by name."""
-    if math.prod(_shape(x)) == 0:  # no element to differentiate: numpy's own value
+    if math.prod(shape_of(x)) == 0:  # no element to differentiate: numpy's own value
         return np.linalg.norm(concrete(x), ord, axis, keepdims)
-    nd = _ndim(x)
+    nd = ndim_of(x)
     if axis is None:
         # numpy's shortcut: the 2-norm of all the elements (any ndim when ord is None)
         if ord is None or (ord in ("f", "fro") and nd == 2) or (ord == 2 and nd == 1):
@@ -505,7 +450,7 @@ def _vector_norm(x, ord, axis, keepdims):
 
 
 def _matrix_norm(x, ord, axis, keepdims):
-    nd = _ndim(x)
+    nd = ndim_of(x)
     row, col = (normalize_axis(operator.index(a), nd)[0] for a in axis)
     if row == col:
         raise ValueError("Duplicate axes given.")
@@ -523,7 +468,7 @@ def _matrix_norm(x, ord, axis, keepdims):
         raise ValueError("Invalid norm order for matrices.")
     if keepdims:
         return ret
-    return reshape(ret, tuple(n for i, n in enumerate(_shape(x)) if i - nd not in (row, col)))
+    return reshape(ret, tuple(n for i, n in enumerate(shape_of(x)) if i - nd not in (row, col)))
 
 
 @handles(np.copy)
@@ -681,32 +626,52 @@ def _nondiff_op(ufunc):
     return lambda self, other: ufunc(concrete(self), concrete(other))
 
 
-_METHODS: dict[str, Any] = {
-    "__array_ufunc__": _array_ufunc, "__array_function__": _array_function,
-    "__add__": _op("add"), "__radd__": _op("add", True),
-    "__sub__": _op("subtract"), "__rsub__": _op("subtract", True),
-    "__mul__": _op("multiply"), "__rmul__": _op("multiply", True),
-    "__truediv__": _op("true_divide"), "__rtruediv__": _op("true_divide", True),
-    "__pow__": _pow, "__rpow__": _op("power", True),
-    "__matmul__": _op("matmul"), "__rmatmul__": _op("matmul", True),
-    "__neg__": lambda self: self._trace.process(OPS["negative"], (self,), NO_PARAMS),
-    "__pos__": lambda self: self,
-    "__abs__": lambda self: OPS["abs"](self),
-    "__lt__": _nondiff_op(np.less), "__le__": _nondiff_op(np.less_equal),
-    "__gt__": _nondiff_op(np.greater), "__ge__": _nondiff_op(np.greater_equal),
-    "__eq__": _nondiff_op(np.equal), "__ne__": _nondiff_op(np.not_equal),
-    "__getitem__": lambda self, key: OPS["getitem"](self, **index_params(self.shape, key)),
-    "sum": _method_reduce("sum"), "mean": _method_reduce("mean"),
-    "max": _method_reduce("max"), "min": _method_reduce("min"),
-    "prod": _method_reduce("prod"),
-    "reshape": _method_reshape, "transpose": _method_transpose,
-    "T": property(lambda self: transpose(self)),
-    "swapaxes": swapaxes, "squeeze": squeeze, "ravel": ravel, "flatten": ravel,
-    "dot": dot, "clip": _method_clip, "astype": _astype, "copy": _method_copy,
-    "argmax": lambda self, axis=None, out=None, *, keepdims=False: np.argmax(
-        concrete(self), axis, out, keepdims=keepdims),
-    "argmin": lambda self, axis=None, out=None, *, keepdims=False: np.argmin(
-        concrete(self), axis, out, keepdims=keepdims),
-}
-for _name, _fn in _METHODS.items():
-    setattr(Tracer, _name, _fn)
+class NumpyMethods:
+    """The numpy face of every tracer: numpy's two protocols, Python's operators and the
+    ndarray methods, each mapped to a registered op or to a handler above. A mixin, so
+    both engines' values (and any other tracer) accept the same user code."""
+
+    __slots__ = ()
+    __array_ufunc__ = array_ufunc
+    __array_function__ = array_function
+
+    __add__, __radd__ = _op("add"), _op("add", True)
+    __sub__, __rsub__ = _op("subtract"), _op("subtract", True)
+    __mul__, __rmul__ = _op("multiply"), _op("multiply", True)
+    __truediv__, __rtruediv__ = _op("true_divide"), _op("true_divide", True)
+    __pow__, __rpow__ = _pow, _op("power", True)
+    __matmul__, __rmatmul__ = _op("matmul"), _op("matmul", True)
+
+    def __neg__(self):
+        return self._trace.process(OPS["negative"], (self,), NO_PARAMS)
+
+    def __pos__(self):
+        return self
+
+    def __abs__(self):
+        return OPS["abs"](self)
+
+    __lt__, __le__ = _nondiff_op(np.less), _nondiff_op(np.less_equal)
+    __gt__, __ge__ = _nondiff_op(np.greater), _nondiff_op(np.greater_equal)
+    __eq__, __ne__ = _nondiff_op(np.equal), _nondiff_op(np.not_equal)
+    __hash__ = Tracer.__hash__  # defining __eq__ would otherwise unset it
+
+    def __getitem__(self, key):
+        return OPS["getitem"](self, **index_params(self.shape, key))
+
+    sum, mean = _method_reduce("sum"), _method_reduce("mean")
+    max, min, prod = _method_reduce("max"), _method_reduce("min"), _method_reduce("prod")
+    reshape, transpose = _method_reshape, _method_transpose
+
+    @property
+    def T(self):
+        return transpose(self)
+
+    swapaxes, squeeze, ravel, flatten = swapaxes, squeeze, ravel, ravel
+    dot, clip, astype, copy = dot, _method_clip, _astype, _method_copy
+
+    def argmax(self, axis=None, out=None, *, keepdims=False):
+        return np.argmax(concrete(self), axis, out, keepdims=keepdims)
+
+    def argmin(self, axis=None, out=None, *, keepdims=False):
+        return np.argmin(concrete(self), axis, out, keepdims=keepdims)

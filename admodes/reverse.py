@@ -22,12 +22,12 @@ from .core import (
     bind,
     check_constant,
     concrete,
-    counted_sum,
-    counted_vjp,
     escaped,
     new_level,
     note,
 )
+from .counting import counted_sum, counted_vjp
+from .numpy_api import NumpyMethods
 from .registry import SAME_PARENT
 
 
@@ -189,7 +189,7 @@ class Tape:
                     cts[p] = g if old is None else old + g
 
 
-class Var(Tracer):
+class Var(NumpyMethods, Tracer):
     """A value recorded on a tape; numpy code and Python operators work on it."""
 
     __slots__ = ("primal", "_trace", "_level", "_index")
