@@ -25,53 +25,11 @@ from .core import (
     result_dtype,
 )
 from .forward import Dual, ForwardTrace
+from .inputs import _check_input, _check_subclass, _describe
 from .reverse import Tape, Var
 from .tree import TreeDef, tree_flatten, tree_unflatten
 
 # -- checking what users pass ---------------------------------------------------------
-
-
-def _check_input(x: Any, what: str) -> Any:
-    """A differentiable input must be a real float scalar or array."""
-    if isinstance(x, Tracer) and not x._trace.active:
-        raise escaped(x)
-    c = concrete(x)
-    _check_subclass(c, what)
-    if isinstance(c, (bool, np.bool_)) or (isinstance(c, np.ndarray) and c.dtype == bool):
-        raise TypeError(f"{what} is boolean ({_describe(c)}); derivatives need float "
-                        f"inputs: pass floats, e.g. x.astype(float)")
-    if isinstance(c, (int, np.integer)) or (
-            isinstance(c, np.ndarray) and np.issubdtype(c.dtype, np.integer)):
-        raise TypeError(f"{what} is an integer ({_describe(c)}); derivatives need float "
-                        f"inputs: pass floats, e.g. 3.0 instead of 3 or x.astype(float)")
-    if isinstance(c, float):
-        return x
-    if isinstance(c, (np.ndarray, np.generic)) and c.dtype.kind == "f":
-        return x
-    if isinstance(c, (complex, np.complexfloating)) or (
-            isinstance(c, np.ndarray) and c.dtype.kind == "c"):
-        raise TypeError(f"{what} is complex ({_describe(c)}); admodes differentiates real "
-                        f"float inputs only")
-    raise TypeError(f"{what} has type {_describe(c)}; expected a float or a float numpy "
-                    f"array (or a tuple/list/dict of them)")
-
-
-def _check_subclass(c: Any, what: str) -> None:
-    """ndarray subclasses whose operators mean something else (np.matrix: ``*`` is the
-    matrix product) would get ndarray's derivative rules: refused. Masked arrays keep
-    numpy's masked arithmetic, elementwise like ndarray's, and are accepted."""
-    if isinstance(c, np.ndarray) and type(c) is not np.ndarray and not isinstance(
-            c, np.ma.MaskedArray):
-        raise TypeError(f"{what} is a {type(c).__module__}.{type(c).__name__}, an ndarray "
-                        f"subclass whose operators may differ from ndarray's (for np.matrix, "
-                        f"* is the matrix product); pass np.asarray(x) and write the "
-                        f"operation you mean (x @ y or x * y)")
-
-
-def _describe(c: Any) -> str:
-    if isinstance(c, np.ndarray):
-        return f"array of dtype {c.dtype} and shape {c.shape}"
-    return f"{type(c).__name__} {c!r}" if not isinstance(c, str) else f"str {c!r}"
 
 
 def _check_like(t: Any, p: Any, what: str, batch: tuple[int, ...] = ()) -> Any:
@@ -268,7 +226,7 @@ def record(flat_fun: Callable, leaves: list,
         if not seeds:
             return [None] * len(leaves)
         with _collector_paused():
-            all_cts = tape.backward(seeds)
+            all_cts = tape.sweep(seeds)
         return all_cts[: len(leaves)]
 
     return out_tree, primals, pullback, tape

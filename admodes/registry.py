@@ -62,6 +62,7 @@ class Op:
     nondiff: bool = False
     ufunc: Any = None
     doc: str = ""
+    user: bool = False  # declared with admodes.defop (and so replaceable)
 
     def __call__(self, *args, **params):
         return bind(self, *args, **params)

@@ -1,5 +1,15 @@
 """Reverse mode: a tape (Wengert list) walked backwards.
 
+Used directly, as in the notebook this project grew from::
+
+    >>> from admodes import reverse
+    >>> a, b = reverse.Variable(3.0, name="a"), reverse.Variable(4.0, name="b")
+    >>> f = (a + b) * (a * b)
+    >>> f.backward()
+    >>> a.grad, b.grad
+    (40.0, 33.0)
+
+
 While the user's function runs, every primitive applied to a ``Var`` is appended to the
 tape with its inputs, its output and its parameters (the residuals its VJP needs). The
 backward sweep walks the tape from the end in a plain loop (no recursion, so a chain of a
@@ -10,7 +20,8 @@ axes: k seeds pulled back through ONE sweep (vector mode).
 
 from __future__ import annotations
 
-from collections.abc import Sequence
+import threading
+from collections.abc import Callable, Sequence
 from typing import Any, NamedTuple
 
 import numpy as np
@@ -27,6 +38,7 @@ from .core import (
     note,
 )
 from .counting import counted_sum, counted_vjp
+from .inputs import _check_input
 from .numpy_api import NumpyMethods
 from .registry import SAME_PARENT
 
@@ -58,12 +70,33 @@ class Tape:
         self.origin = origin
         # plain tuples in Node's field order: building a tuple is the cheapest record
         self.nodes: list[tuple] = []
+        self.names: dict[int, str] = {}  # entry index -> the name a user gave it
+        self.inputs: list[int] = []  # the entries of reverse.record's arguments
+        self.output: Var | None = None  # what reverse.record's function returned
+        self.adjoints: list[Any] | None = None  # of every entry, from the last backward()
+        self.seeded: int = -1  # the entry the last backward() started from
 
     def __len__(self) -> int:
         return len(self.nodes)
 
     def __repr__(self) -> str:
         return f"<Tape: {len(self)} entries, {self.residual_bytes()} residual bytes>"
+
+    def name(self, i: int) -> str:
+        """Entry ``i``'s name: the one given to its Variable, else ``v<i>``."""
+        return self.names.get(i, f"v{i}")
+
+    def __str__(self) -> str:
+        """The Wengert list, one line per entry: ``v2 = multiply(a, v1)``."""
+        lines = []
+        for i, (op, parents, primals, out, _, _) in enumerate(self.nodes):
+            if op is None:
+                lines.append(f"{self.name(i)} = input {_short(out)}")
+                continue
+            args = ", ".join(self.name(p) if p >= 0 else _short(c)
+                             for p, c in zip(parents, primals))
+            lines.append(f"{self.name(i)} = {op.name}({args})  -> {_short(out)}")
+        return "\n".join(lines)
 
     def entries(self) -> list[Node]:
         """The tape as ``Node`` records, in recording order."""
@@ -90,8 +123,10 @@ class Tape:
                     total += 8
         return total
 
-    def input(self, value: Any) -> Var:
+    def input(self, value: Any, name: str | None = None) -> Var:
         self.nodes.append((None, (), (), value, {}, ()))
+        if name is not None:
+            self.names[len(self.nodes) - 1] = name
         return Var(value, self, len(self.nodes) - 1)
 
     def process(self, op, args, params):
@@ -149,7 +184,19 @@ class Tape:
                       SAME_PARENT if ia == ib >= 0 else (ia >= 0, ib >= 0)))
         return Var(out, self, index)
 
-    def backward(self, seeds: Sequence[tuple[int, Any]], keep_all: bool = False) -> list[Any]:
+    def backward(self, seed: Any = None, *, adjoints: bool = False) -> Any:
+        """Pull ``seed`` back from the output of ``reverse.record``: the cotangents of its
+        arguments, a tuple (one per argument, zeros where none arrived); with
+        ``adjoints=True`` the adjoint of every entry instead, as a list in tape order (None
+        where none arrived). ``seed`` defaults to 1 for a scalar output. The tape is not
+        changed, so this can be called any number of times, with different seeds."""
+        if self.output is None:
+            raise TypeError("Tape.backward(seed) pulls back from the output of "
+                            "reverse.record(fun, *args); this tape has none. Call "
+                            ".backward() on a value instead (y.backward())")
+        return self.output.backward(seed, _result="adjoints" if adjoints else "inputs")
+
+    def sweep(self, seeds: Sequence[tuple[int, Any]], keep_all: bool = False) -> list[Any]:
         """Pull cotangents back from ``(entry index, cotangent)`` seeds.
 
         Returns the accumulated cotangent (adjoint) of every input entry, None where none
@@ -161,10 +208,10 @@ class Tape:
         cts: list[Any] = [None] * len(nodes)
         for i, ct in seeds:
             cts[i] = ct if cts[i] is None else cts[i] + ct
-        self._sweep(cts, keep_all)
+        self._walk(cts, keep_all)
         return cts
 
-    def _sweep(self, cts: list[Any], keep_all: bool) -> None:
+    def _walk(self, cts: list[Any], keep_all: bool) -> None:
         nodes = self.nodes
         for i in range(len(nodes) - 1, -1, -1):
             ct = cts[i]
@@ -201,4 +248,147 @@ class Var(NumpyMethods, Tracer):
         self._index = index
 
     def __repr__(self) -> str:
-        return f"Var({self.primal!r}, index={self._index})"
+        name = self._trace.names.get(self._index)
+        label = f", name={name!r}" if name is not None else ""
+        return f"Var({self.primal!r}, index={self._index}{label})"
+
+    @property
+    def tape(self) -> Tape:
+        """The tape this value is recorded on."""
+        return self._trace
+
+    @property
+    def name(self) -> str:
+        return self._trace.name(self._index)
+
+    def backward(self, seed: Any = None, *, _result: str = "none") -> Any:
+        """Reverse sweep from this value: afterwards ``v.grad`` is d(self)/dv (with cotangent
+        ``seed``, by default 1 for a scalar) for every value ``v`` on the same tape. Each call
+        starts afresh: gradients are replaced, never accumulated across calls."""
+        tape = self._trace
+        primal = concrete(self.primal)
+        if seed is None:
+            if np.shape(primal) != ():
+                raise TypeError(f"backward() without a seed needs a scalar value; this one "
+                                f"has shape {np.shape(primal)}: pass seed= (an array of that "
+                                f"shape), or reduce it first (np.sum)")
+            seed = 1.0 if type(primal) is float else np.ones((), np.result_type(primal))
+        elif np.shape(seed) != np.shape(primal):
+            raise ValueError(f"seed has shape {np.shape(seed)}, expected {np.shape(primal)} "
+                             f"(the shape of the value it seeds)")
+        cts = tape.sweep([(self._index, seed)], keep_all=True)
+        tape.adjoints, tape.seeded = cts, self._index
+        if _result == "adjoints":
+            return cts
+        if _result == "inputs":
+            return tuple(_zeros_like(tape.nodes[i][3]) if cts[i] is None else cts[i]
+                         for i in tape.inputs)
+        return None
+
+    @property
+    def grad(self) -> Any:
+        """d(seeded value)/d(this value) from the tape's last ``backward()``: zeros if this
+        value does not influence it."""
+        tape = self._trace
+        if tape.adjoints is None:
+            raise ValueError(f"{self.name} has no gradient yet: call .backward() on a value "
+                             f"computed from it first")
+        ct = tape.adjoints[self._index] if self._index < len(tape.adjoints) else None
+        return _zeros_like(self.primal) if ct is None else ct
+
+
+def _zeros_like(v: Any) -> Any:
+    v = concrete(v)
+    return 0.0 if type(v) is float else np.zeros(np.shape(v), np.result_type(v))
+
+
+def _short(v: Any) -> str:
+    v = concrete(v)
+    if isinstance(v, float):
+        return f"{v:.6g}"
+    return np.array2string(np.asarray(v), precision=4, threshold=6)
+
+
+# -- the engine as a library ----------------------------------------------------------
+
+_local = threading.local()
+
+
+def default_tape() -> Tape:
+    """The tape ``Variable`` records on in this thread unless given another: it lives until
+    ``new_tape()`` replaces it (everything computed from Variables is kept on it)."""
+    tape = getattr(_local, "tape", None)
+    if tape is None:
+        tape = _local.tape = Tape(("reverse.Variable", None))
+    return tape
+
+
+def new_tape() -> Tape:
+    """Start a fresh default tape (the old one and its values stay usable)."""
+    _local.tape = Tape(("reverse.Variable", None))
+    return _local.tape
+
+
+def Variable(value: Any, name: str | None = None, tape: Tape | None = None) -> Var:
+    """A float or float array recorded as an input on ``tape`` (the default tape): build a
+    computation from it with operators and numpy, then ``y.backward()`` and read ``.grad``.
+
+    Example:
+        >>> import numpy as np
+        >>> from admodes import reverse
+        >>> x = reverse.Variable(np.array([1.0, 2.0]), name="x")
+        >>> y = np.sum(np.sin(x) * x)
+        >>> y.backward()
+        >>> np.round(x.grad, 4)
+        array([1.3818, 0.077 ])
+    """
+    _check_input(value, "a Variable's value")
+    if isinstance(value, Tracer):
+        raise TypeError("a Variable's value must be a plain float or array, not a value "
+                        "traced by another transformation")
+    tape = default_tape() if tape is None else tape
+    if not tape.active:
+        raise ValueError("that tape's recording has ended (reverse.record returned): "
+                         "record a new one")
+    return tape.input(value.copy() if isinstance(value, np.ndarray) else value, name)
+
+
+def gradient(y: Var, *variables: Var) -> Any:
+    """``y.backward()``, then the gradients of ``variables``: one value for one variable,
+    a tuple for several."""
+    if not isinstance(y, Var):
+        raise TypeError(f"gradient(y, ...) needs a value recorded on a tape, got {y!r}")
+    y.backward()
+    grads = tuple(v.grad for v in variables)
+    return grads[0] if len(grads) == 1 else grads
+
+
+def record(fun: Callable[..., Any], *args: Any) -> Tape:
+    """Record ``fun(*args)`` (float or float-array arguments, one array output) on a new
+    tape and return the tape: ``print(tape)`` lists its entries, ``tape.output`` is the
+    output value, ``tape.backward(seed)`` pulls a cotangent back to the arguments (any
+    number of times) and ``tape.backward(seed, adjoints=True)`` gives every entry's.
+
+    Example:
+        >>> import numpy as np
+        >>> from admodes import reverse
+        >>> tape = reverse.record(lambda a, b: (a + b) * (a * b), 3.0, 4.0)
+        >>> tape.backward()
+        (40.0, 33.0)
+    """
+    tape = Tape(("reverse.record", fun))
+    for k, a in enumerate(args):
+        _check_input(a, f"argument {k}")
+    names = getattr(getattr(fun, "__code__", None), "co_varnames", ())[: len(args)]
+    xs = [tape.input(a.copy() if isinstance(a, np.ndarray) else a,
+                     names[k] if k < len(names) else f"x{k}") for k, a in enumerate(args)]
+    tape.inputs = [x._index for x in xs]
+    try:
+        out = fun(*xs)
+    finally:
+        tape.active = False
+    if not (type(out) is Var and out._trace is tape):
+        raise TypeError(f"reverse.record needs a function whose one output is computed from "
+                        f"its arguments; it returned {type(out).__name__}")
+    tape.output = out
+    return tape

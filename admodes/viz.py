@@ -20,8 +20,11 @@ from typing import TYPE_CHECKING, Any
 
 import numpy as np
 
-from .api import _check_input, record
+from .api import record
+from .core import concrete
 from .harness import store
+from .inputs import _check_input
+from .reverse import Tape, Var
 
 if TYPE_CHECKING:
     import pandas as pd
@@ -46,7 +49,7 @@ def _plain(v: Any) -> Any:
     return v.item() if v.ndim == 0 else v
 
 
-def wengert_table(fun: Callable, *args: Any, tangents: Sequence[Any] | None = None,
+def wengert_table(fun: Callable | Var, *args: Any, tangents: Sequence[Any] | None = None,
                   output_name: str = "out") -> pd.DataFrame:
     """Record ``fun(*args)`` and return its Wengert list, one row per tape entry.
 
@@ -54,43 +57,81 @@ def wengert_table(fun: Callable, *args: Any, tangents: Sequence[Any] | None = No
     ``name``, ``op``, ``inputs``, ``primal``, ``tangent`` (forward mode, seeded with
     ``tangents``, by default 1 for the first argument and 0 for the others) and
     ``adjoint`` (reverse mode, seeded with 1 at the output, which must be a scalar).
+    ``fun`` may also be a value computed from ``reverse.Variable``s: then its own tape is
+    listed, the entries it depends on only.
     """
-    import pandas as pd  # here, not at the top: the command line imports this module early
-
-    for k, a in enumerate(args):
-        _check_input(a, f"argument {k}")
-    out_tree, outs, _, tape = record(lambda leaves: fun(*leaves), list(args))
-    if len(outs) != 1 or np.shape(outs[0]) != ():
-        raise TypeError("wengert_table draws functions with one scalar output, got "
-                        f"{len(outs)} output(s) of shape(s) {[np.shape(o) for o in outs]}")
-    nodes = tape.nodes
-    out_index = len(nodes) - 1
-    while out_index >= 0 and nodes[out_index][3] is not outs[0]:
-        out_index -= 1
+    if isinstance(fun, Var):
+        if args:
+            raise TypeError("wengert_table(y) of a recorded value takes no arguments")
+        tape, out_index = fun.tape, fun._index
+        keep = _ancestors(tape, out_index)
+        inputs = [i for i in keep if tape.nodes[i][0] is None]
+        names = {i: tape.names.get(i, f"x{k}") for k, i in enumerate(inputs)}
+        if np.shape(concrete(fun.primal)) != ():
+            raise TypeError(f"wengert_table draws one scalar output; {fun.name} has shape "
+                            f"{np.shape(concrete(fun.primal))}")
+        values = [tape.nodes[i][3] for i in inputs]
+    else:
+        for k, a in enumerate(args):
+            _check_input(a, f"argument {k}")
+        out_tree, outs, _, tape = record(lambda leaves: fun(*leaves), list(args))
+        if len(outs) != 1 or np.shape(outs[0]) != ():
+            raise TypeError("wengert_table draws functions with one scalar output, got "
+                            f"{len(outs)} output(s) of shape(s) "
+                            f"{[np.shape(o) for o in outs]}")
+        out_index = len(tape.nodes) - 1
+        while out_index >= 0 and tape.nodes[out_index][3] is not outs[0]:
+            out_index -= 1
+        keep = list(range(len(tape.nodes)))
+        inputs = list(range(len(args)))
+        names = dict(enumerate(_arg_names(fun, len(args))))
+        values = list(args)
     if tangents is None:
         tangents = [(np.ones_like(a) if i == 0 else np.zeros_like(a))
                     if isinstance(a, np.ndarray) else float(i == 0)
-                    for i, a in enumerate(args)]
-    if len(tangents) != len(args):
-        raise ValueError(f"got {len(tangents)} tangents for {len(args)} arguments")
-    adjoints = tape.backward([(out_index, 1.0)], keep_all=True) if out_index >= 0 else []
+                    for i, a in enumerate(values)]
+    if len(tangents) != len(values):
+        raise ValueError(f"got {len(tangents)} tangents for {len(values)} arguments")
+    return _table(tape, keep, out_index, dict(zip(inputs, tangents)), names, output_name)
+
+
+def _ancestors(tape: Tape, index: int) -> list[int]:
+    """The entries ``index`` depends on (itself included), in tape order."""
+    seen = {index}
+    for i in range(index, -1, -1):
+        if i in seen:
+            seen.update(p for p in tape.nodes[i][1] if p >= 0)
+    return sorted(seen)
+
+
+def _table(tape: Tape, keep: list[int], out_index: int, seeds: dict[int, Any],
+           names: dict[int, str], output_name: str) -> pd.DataFrame:
+    import pandas as pd  # here, not at the top: the command line imports this module early
+
+    nodes = tape.nodes
+    adjoints = tape.sweep([(out_index, 1.0)], keep_all=True) if out_index >= 0 else []
     # forward mode over the same Wengert list: each entry's JVP rule, in recording order
-    tans: list[Any] = list(tangents) + [None] * (len(nodes) - len(args))
-    names = _arg_names(fun, len(args))
+    tans: dict[int, Any] = dict(seeds)
+    label: dict[int, str] = {}
     rows = []
-    for i, (op, parents, primals, out, params, _) in enumerate(nodes):
+    intermediate = 0
+    for step, i in enumerate(keep):
+        op, parents, primals, out, params, _ = nodes[i]
         if op is None:
-            name, label, inputs = names[i], "input", ""
+            name, symbol, inputs = names.get(i, tape.name(i)), "input", ""
         else:
-            parent_tans = tuple(tans[p] if p >= 0 else None for p in parents)
+            parent_tans = tuple(tans.get(p) if p >= 0 else None for p in parents)
             if any(t is not None for t in parent_tans):
                 tans[i] = op.jvp(primals, parent_tans, out, params)
-            name = output_name if i == out_index else f"v{i - len(args) + 1}"
-            label = SYMBOLS.get(op.name, op.name)
-            inputs = ", ".join(rows[p]["name"] if p >= 0 else repr(_plain(c))
+            intermediate += 1
+            name = (output_name if i == out_index and i not in tape.names
+                    else tape.names.get(i, f"v{intermediate}"))
+            symbol = SYMBOLS.get(op.name, op.name)
+            inputs = ", ".join(label[p] if p >= 0 else repr(_plain(c))
                                for p, c in zip(parents, primals))
-        rows.append({"step": i, "name": name, "op": label, "inputs": inputs,
-                     "primal": _plain(out), "tangent": _plain(tans[i]),
+        label[i] = name
+        rows.append({"step": step, "name": name, "op": symbol, "inputs": inputs,
+                     "primal": _plain(out), "tangent": _plain(tans.get(i)),
                      "adjoint": _plain(adjoints[i] if i < len(adjoints) else None)})
     return pd.DataFrame(rows)
 
@@ -101,10 +142,12 @@ def _fmt(v: Any) -> str:
     return np.array2string(np.asarray(v), precision=3, threshold=6)
 
 
-def draw(fun: Callable, *args: Any, mode: str = "both", tangents: Sequence[Any] | None = None,
-         output_name: str = "out"):
+def draw(fun: Callable | Var, *args: Any, mode: str = "both",
+         tangents: Sequence[Any] | None = None, output_name: str = "out"):
     """The computation graph of ``fun(*args)`` as a ``graphviz.Digraph``, one record-shaped
     node per value (op | name = primal | tangent | adjoint), in the order of the sweep.
+    ``fun`` may also be a value built from ``reverse.Variable``s (``draw(f)``): its
+    recorded graph is drawn, with the adjoints of a backward sweep from it.
 
     ``mode`` is "forward" (tangents), "reverse" (adjoints) or "both". In a notebook the
     returned object displays itself; ``render_graph`` writes it to a file.
