@@ -211,6 +211,12 @@ def _cmd_ops(args: argparse.Namespace) -> int:
 
     from .registry import ops_table
 
+    if args.markdown:
+        from .coverage import numpy_markdown, ops_markdown
+
+        print(ops_markdown() + "\n\n" + numpy_markdown())
+        return 0
+
     with pd.option_context("display.max_rows", None, "display.width", 120):
         print(pd.DataFrame(ops_table()).to_string(index=False))
     return 0
@@ -271,6 +277,9 @@ def build_parser() -> argparse.ArgumentParser:
     ops = sub.add_parser("ops", help="list the registered ops",
                          description="List every registered op with its derivative form "
                          "and cost formula.")
+    ops.add_argument("--markdown", action="store_true",
+                     help="print the README's tables instead: the ops by form, and the numpy "
+                     "names that work on traced values")
     ops.set_defaults(func=_cmd_ops)
     return parser
 

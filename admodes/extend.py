@@ -81,8 +81,7 @@ def defop(name: str, impl: Callable[..., Any], *, partials: Sequence[Any] | None
         op = explicit(name, impl, per_direction_jvp(jvp), per_direction_vjp(vjp), ufunc=ufunc,
                       doc=doc, replace=replace)
     else:
-        op = _nondiff_form(name, impl, ufunc=ufunc if ufunc is not None else impl, doc=doc,
-                     replace=replace)
+        op = _nondiff_form(name, impl, ufunc=ufunc, doc=doc, replace=replace)
     op.user = True
     op.cost = op.cost if flops is None else f"{flops} * out.size"
     if numpy is not None and ufunc is None:

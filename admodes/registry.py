@@ -406,9 +406,10 @@ def explicit(name: str, impl: Callable, jvp: Callable, vjp: Callable,
 def nondiff(name: str, impl: Any, ufunc: Any = None, doc: str = "",
             replace: bool = False) -> Op:
     """Declare an op whose output carries no derivative (a comparison, a rounding)."""
+    if ufunc is None and isinstance(impl, np.ufunc):
+        ufunc = impl
     return register(Op(name, impl, "nondiff", lambda shapes, params: 0, cost="0",
-                       nondiff=True, ufunc=impl if ufunc is None else ufunc, doc=doc),
-                    replace)
+                       nondiff=True, ufunc=ufunc, doc=doc), replace)
 
 
 def ops_table():

@@ -8,10 +8,15 @@ import admodes
 README = Path(__file__).resolve().parent.parent / "README.md"
 
 
-def test_readme_lists_every_registered_op():
+def test_readme_lists_every_registered_op_and_numpy_name():
+    from admodes.coverage import numpy_markdown, ops_markdown
+
     text = README.read_text()
     section = text.split("<!-- ops:", 1)[1].split("<!-- /ops -->", 1)[0]
-    listed = set(re.findall(r"`(\w+)`", section))
+    tables = section.split("-->", 1)[1]
+    assert ops_markdown() in tables, "regenerate with `admodes ops --markdown`"
+    assert numpy_markdown() in tables, "regenerate with `admodes ops --markdown`"
+    listed = set(re.findall(r"`(\w+)`", ops_markdown()))
     assert listed == set(admodes.OPS)
 
 
