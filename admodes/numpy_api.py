@@ -127,6 +127,9 @@ def _check_order(func: str, order: Any, supported: tuple[str, ...]) -> None:
 # made one traced array again: its elements packed, numpy's shape and dtype kept.
 
 
+_SEQUENCES = (list, tuple)  # operands that may hold traced values (with object arrays)
+
+
 def lift_objects(a: Any) -> Any:
     """An object array or list holding traced values -> one traced array (else ``a``)."""
     if type(a) in (list, tuple):
@@ -165,7 +168,7 @@ def _lift_all(values: Any) -> Any:
 
 def _lift_inputs(inputs: tuple) -> tuple:
     for x in inputs:
-        if type(x) in (list, tuple) or (type(x) is np.ndarray and x.dtype.hasobject):
+        if type(x) in _SEQUENCES or (type(x) is np.ndarray and x.dtype.hasobject):
             return tuple(lift_objects(v) for v in inputs)
     return inputs
 
@@ -630,23 +633,22 @@ def _astype(self, dtype, order="K", casting="unsafe", subok=True, copy=True):
     return OPS["astype"](self, dtype=dtype, in_dtype=self.dtype)
 
 
-_LIFTED = frozenset((list, tuple, np.ndarray))  # operands that may hold traced values
-
-
 def _op(name, reflected=False):
     op = OPS[name]
 
     # the hot path of every overloaded operator: find the innermost level without bind
     if reflected:
         def method(self, other):
-            if type(other) in _LIFTED:
+            if type(other) in _SEQUENCES or (type(other) is np.ndarray
+                                             and other.dtype.hasobject):
                 other = lift_objects(other)
             if isinstance(other, Tracer) and other._level > self._level:
                 return other._trace.binary(op, other, self)
             return self._trace.binary(op, other, self)
     else:
         def method(self, other):
-            if type(other) in _LIFTED:
+            if type(other) in _SEQUENCES or (type(other) is np.ndarray
+                                             and other.dtype.hasobject):
                 other = lift_objects(other)
             if isinstance(other, Tracer) and other._level > self._level:
                 return other._trace.binary(op, self, other)
