@@ -344,36 +344,37 @@ def _einsum_impl(*xs, subs, out, optimize=False):
     return np.einsum(",".join(full) + "->" + batch + out, *xs, optimize=False)
 
 
+def _batch_letters(primals, out, subs, out_sub):
+    """Letters for the batch axes the primals (and the output) carry on top of their
+    subscripts, aligned from the right: the subscripts made fully explicit."""
+    nb_out = ndim_of(out) - len(out_sub)
+    used = "".join(subs) + out_sub
+    lead = _fresh(used, nb_out)
+    full = [lead[nb_out - (ndim_of(x) - len(s)):] + s for x, s in zip(primals, subs)]
+    return full, lead + out_sub, used + lead
+
+
 def _einsum_jvp(primals, tangents, out, params):
-    subs, out_sub = params["subs"], params["out"]
+    full, out_full, used = _batch_letters(primals, out, params["subs"], params["out"])
     total = None
     for i, t in enumerate(tangents):
         if t is None:
             continue
+        # the tangent's own batch axes lead, in the operand and in the result
+        tb = _fresh(used, ndim_of(t) - ndim_of(primals[i]))
+        subs = tuple(tb + s if j == i else s for j, s in enumerate(full))
         xs = primals[:i] + (t,) + primals[i + 1:]
-        term = OPS["einsum"](*xs, subs=subs, out=out_sub)
+        term = OPS["einsum"](*xs, subs=subs, out=tb + out_full)
         total = term if total is None else total + term
     return total
 
 
 def _einsum_vjp(ct, primals, out, params, wanted):
-    subs, out_sub = params["subs"], params["out"]
-    # letters for the batch axes the primals (and the output) carry, then for the
-    # cotangent's own batch axes
-    nb_out = ndim_of(out) - len(out_sub)
-    used = "".join(subs) + out_sub
-    lead = _fresh(used, nb_out)
-    full = [lead[nb_out - (ndim_of(x) - len(s)):] + s for x, s in zip(primals, subs)]
-    nc = ndim_of(ct) - ndim_of(out)
-    cb = _fresh(used + lead, nc)
-    ct_sub = cb + lead + out_sub
-    grads = []
-    for i in range(len(primals)):
-        if not wanted[i]:
-            grads.append(None)
-            continue
-        grads.append(_einsum_transpose(ct, ct_sub, primals, full, i, cb, used + lead + cb))
-    return grads
+    full, out_full, used = _batch_letters(primals, out, params["subs"], params["out"])
+    cb = _fresh(used, ndim_of(ct) - ndim_of(out))  # the cotangent's own batch axes
+    ct_sub = cb + out_full
+    return [_einsum_transpose(ct, ct_sub, primals, full, i, cb, used + cb) if wanted[i]
+            else None for i in range(len(primals))]
 
 
 def _einsum_transpose(ct, ct_sub, primals, full, i, cb, used):
