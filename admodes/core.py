@@ -106,11 +106,28 @@ class Tracer:
         return self
 
     def __array__(self, dtype=None, copy=None):
-        raise TypeError(
-            "a traced value cannot become a plain numpy array (np.asarray, np.array, or a "
-            "numpy function without a registered derivative rule); that would silently "
-            "drop its derivative"
-        )
+        # np.array([x[0] ** 2, 1.0]): numpy does not dispatch np.array, so it builds an
+        # OBJECT array whose elements are the scalar (0-d) traced values. numpy's object
+        # loops then apply the tracers' own operators (exact), a numeric cast calls
+        # float() (refused), and the dispatch points (numpy_api.lift_objects, the
+        # transformations' outputs) turn such an array back into one traced array. A
+        # constant still holding traced values is refused by check_constant, so none is
+        # ever silently a constant.
+        if dtype is not None and np.dtype(dtype) != np.dtype(object):
+            raise TypeError(
+                f"a traced value cannot become a plain numpy array of dtype "
+                f"{np.dtype(dtype)} (np.asarray(x, dtype=...), np.array([...], dtype=...)): "
+                f"that would drop its derivative; build it with np.stack([...]) and cast "
+                f"the result with .astype(...)")
+        if self.ndim:  # np.asarray(x) itself: an array of scalar tracers would be slow
+            raise TypeError(
+                "a traced value (an array) cannot become a plain numpy array (np.asarray, "
+                "np.array, or a numpy function without a registered derivative rule); that "
+                "would silently drop its derivative. To build an array from traced arrays "
+                "use np.stack / np.concatenate; np.array([...]) accepts traced scalars only")
+        out = np.empty((), dtype=object)
+        out[()] = self
+        return out
 
     def __setitem__(self, key, value):
         raise TypeError(
@@ -275,6 +292,13 @@ def check_constant(op, c: Any) -> None:
     constants, and checking those (not every result) keeps the hot paths cheap."""
     if isinstance(c, (float, int, Tracer)):  # a tracer's value was checked at its level
         return
+    if (type(c) in (list, tuple) or (isinstance(c, np.ndarray) and c.dtype == object)) \
+            and holds_tracer(c):
+        raise TypeError(
+            f"np.{op.name} got an array-like holding traced values (a list, or the object "
+            f"array np.array([...]) builds from traced values) where it could only treat "
+            f"it as a constant, which would drop their derivatives; pass np.stack([...]) "
+            f"(or the object array to a numpy function or operator) instead")
     if c.dtype.kind == "c" if isinstance(c, np.ndarray) else np.iscomplexobj(c):
         raise TypeError(
             f"np.{op.name} of a complex value ({np.result_type(c)}) inside a traced "
@@ -282,6 +306,20 @@ def check_constant(op, c: Any) -> None:
             f"intermediates are refused rather than pushed through real derivative rules. "
             f"Keep the computation real (np.cos(x) and np.sin(x) instead of "
             f"np.exp(1j * x)).")
+
+
+def holds_tracer(c: Any) -> bool:
+    """Whether a list, tuple or object array holds a traced value at any depth."""
+    stack = [c]
+    while stack:
+        v = stack.pop()
+        if isinstance(v, Tracer):
+            return True
+        if type(v) in (list, tuple):
+            stack.extend(v)
+        elif isinstance(v, np.ndarray) and v.dtype == object:
+            stack.extend(v.ravel().tolist())
+    return False
 
 
 def describe_origin(origin: tuple[str, Any]) -> str:

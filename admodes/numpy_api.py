@@ -18,7 +18,7 @@ from typing import Any
 import numpy as np
 
 from . import ops as _ops  # noqa: F401  (the entries: OPS is complete from here on)
-from .core import NO_PARAMS, Tracer, bind, concrete, result_dtype
+from .core import NO_PARAMS, Tracer, bind, concrete, holds_tracer, result_dtype
 from .registry import FUNCTIONS, OPS, UFUNCS
 from .shapes import index_params, ndim_of, normalize_axis, shape_of
 
@@ -121,7 +121,60 @@ def _check_order(func: str, order: Any, supported: tuple[str, ...]) -> None:
                         f"keep; use order='C' or order='F'")
 
 
+# -- object arrays of traced values ------------------------------------------------------
+# np.array([x[0] ** 2, 1.0]) is an object array of scalar traced values (Tracer.__array__).
+# Wherever such an array (or a list holding traced values) meets the registry, it is first
+# made one traced array again: its elements packed, numpy's shape and dtype kept.
+
+
+_SEQUENCES = (list, tuple)  # operands that may hold traced values (with object arrays)
+
+
+def lift_objects(a: Any) -> Any:
+    """An object array or list holding traced values -> one traced array (else ``a``)."""
+    if type(a) in (list, tuple):
+        if not holds_tracer(a):
+            return a
+        a = np.asarray(a)  # numpy's coercion (and its error for ragged input)
+    if not (type(a) is np.ndarray and a.dtype.kind == "O"):
+        return a
+    items = a.ravel().tolist()
+    if not any(isinstance(e, Tracer) for e in items):
+        return a
+    for e in items:
+        if isinstance(e, Tracer) and ndim_of(e) != 0:
+            raise TypeError("an object array holds a traced value that is not a scalar; "
+                            "build the array with np.stack or np.concatenate instead")
+    # the dtype numpy gives these values (float32 stays float32; a Python float promotes)
+    dtype = np.array([concrete(e) for e in items]).dtype
+    if dtype.kind != "f":
+        raise TypeError(f"an object array of traced values and {dtype} values cannot become "
+                        f"one traced array: only float arrays carry derivatives")
+    packed = OPS["pack"](*items)
+    if a.shape != (len(items),):
+        packed = reshape(packed, a.shape)
+    return packed if result_dtype(packed) == dtype else _astype(packed, dtype)
+
+
+def _lift_all(values: Any) -> Any:
+    """``lift_objects`` on object arrays anywhere in (nested) lists and tuples of
+    arguments; the lists stay lists (np.concatenate's sequence of arrays)."""
+    if type(values) is np.ndarray:
+        return lift_objects(values) if values.dtype.kind == "O" else values
+    if type(values) in (list, tuple):
+        return type(values)(_lift_all(v) for v in values)
+    return values
+
+
+def _lift_inputs(inputs: tuple) -> tuple:
+    for x in inputs:
+        if type(x) in _SEQUENCES or (type(x) is np.ndarray and x.dtype.hasobject):
+            return tuple(lift_objects(v) for v in inputs)
+    return inputs
+
+
 def array_ufunc(self, ufunc, method, *inputs, **kwargs):
+    inputs = _lift_inputs(inputs)
     op = UFUNCS.get(ufunc)
     if op is not None and method == "__call__" and not kwargs:
         # the hot path: a lone input is the top tracer, no need for bind to search
@@ -132,6 +185,8 @@ def array_ufunc(self, ufunc, method, *inputs, **kwargs):
 
 
 def array_function(self, func, types, args, kwargs):
+    if any(t is np.ndarray for t in types):  # an ndarray argument may be an object array
+        args, kwargs = _lift_all(args), {k: _lift_all(v) for k, v in kwargs.items()}
     handler = HANDLERS.get(func)
     if handler is None:
         return dispatch_function(func, args, kwargs)
@@ -390,22 +445,6 @@ def clip(a, a_min=_NOT_GIVEN, a_max=_NOT_GIVEN, out=None, *, min=_NOT_GIVEN, max
     return OPS["clip"](a, lo, hi)
 
 
-@handles(np.dot)
-def dot(a, b, out=None):
-    _refuse_out("np.dot", out)
-    if ndim_of(a) == 0 or ndim_of(b) == 0:
-        return a * b
-    if ndim_of(a) > 2 or ndim_of(b) > 2:
-        raise _unsupported("np.dot of arrays with more than 2 dimensions (use np.matmul)")
-    return OPS["matmul"](a, b)
-
-
-@handles(np.outer)
-def outer(a, b, out=None):
-    _refuse_out("np.outer", out)
-    return reshape(a, (-1, 1)) * reshape(b, (1, -1))
-
-
 @handles(np.linalg.norm)
 def norm(x, ord=None, axis=None, keepdims=False):
     """numpy's norms, step by step as numpy takes them, from the registered ops; the
@@ -600,11 +639,17 @@ def _op(name, reflected=False):
     # the hot path of every overloaded operator: find the innermost level without bind
     if reflected:
         def method(self, other):
+            if type(other) in _SEQUENCES or (type(other) is np.ndarray
+                                             and other.dtype.hasobject):
+                other = lift_objects(other)
             if isinstance(other, Tracer) and other._level > self._level:
                 return other._trace.binary(op, other, self)
             return self._trace.binary(op, other, self)
     else:
         def method(self, other):
+            if type(other) in _SEQUENCES or (type(other) is np.ndarray
+                                             and other.dtype.hasobject):
+                other = lift_objects(other)
             if isinstance(other, Tracer) and other._level > self._level:
                 return other._trace.binary(op, self, other)
             return self._trace.binary(op, self, other)
@@ -614,6 +659,7 @@ def _op(name, reflected=False):
 
 
 def _pow(self, other, modulo=None):
+    other = lift_objects(other)
     if modulo is not None:  # pow(x, y, m): an integer operation, with no derivative
         raise TypeError("pow() with a modulus is not differentiable: pow(x, y, mod) on "
                         "a traced value is not supported")
@@ -668,10 +714,42 @@ class NumpyMethods:
         return transpose(self)
 
     swapaxes, squeeze, ravel, flatten = swapaxes, squeeze, ravel, ravel
-    dot, clip, astype, copy = dot, _method_clip, _astype, _method_copy
+    clip, astype, copy = _method_clip, _astype, _method_copy
 
     def argmax(self, axis=None, out=None, *, keepdims=False):
         return np.argmax(concrete(self), axis, out, keepdims=keepdims)
 
     def argmin(self, axis=None, out=None, *, keepdims=False):
         return np.argmin(concrete(self), axis, out, keepdims=keepdims)
+
+    # the handlers of numpy_arrays.py, as ndarray's methods (found when called: that
+    # module registers them after this class is built)
+    def dot(self, b, out=None):
+        return HANDLERS[np.dot](self, b, out)
+
+    def var(self, axis=None, dtype=None, out=None, ddof=0, keepdims=False, **kwargs):
+        return HANDLERS[np.var](self, axis, dtype, out, ddof, keepdims, **kwargs)
+
+    def std(self, axis=None, dtype=None, out=None, ddof=0, keepdims=False, **kwargs):
+        return HANDLERS[np.std](self, axis, dtype, out, ddof, keepdims, **kwargs)
+
+    def cumsum(self, axis=None, dtype=None, out=None):
+        return HANDLERS[np.cumsum](self, axis, dtype, out)
+
+    def cumprod(self, axis=None, dtype=None, out=None):
+        return HANDLERS[np.cumprod](self, axis, dtype, out)
+
+    def repeat(self, repeats, axis=None):
+        return HANDLERS[np.repeat](self, repeats, axis)
+
+    def round(self, decimals=0, out=None):
+        return HANDLERS[np.round](self, decimals, out)
+
+    def diagonal(self, offset=0, axis1=0, axis2=1):
+        return HANDLERS[np.diagonal](self, offset, axis1, axis2)
+
+    def trace(self, offset=0, axis1=0, axis2=1, dtype=None, out=None):
+        return HANDLERS[np.trace](self, offset, axis1, axis2, dtype, out)
+
+
+from . import numpy_arrays as _numpy_arrays  # noqa: E402,F401

@@ -19,6 +19,7 @@ import numpy as np
 from .core import concrete, result_dtype
 from .registry import (
     OPS,
+    Op,
     Select,
     _divide,
     bilinear,
@@ -26,6 +27,7 @@ from .registry import (
     linear,
     nondiff,
     reduction,
+    register,
 )
 from .shapes import (
     broadcast_batched,
@@ -175,6 +177,14 @@ def _in_size(shapes, params):
     return size_of(shapes[0])
 
 
+def _in_size_flops2(shapes, params):
+    return 2 * size_of(shapes[0])
+
+
+def _in_size_all(shapes, params):
+    return sum(size_of(s) for s in shapes)
+
+
 def _concat_impl(*xs, axis):
     return np.concatenate(xs, axis=axis)
 
@@ -215,6 +225,19 @@ linear("scatter_add",
            ct, idx, in_shape, out_ndim, adv, basic),
        lambda g, ct, idx, in_shape, out_ndim, adv, basic: OPS["getitem"](
            g, idx=idx, in_ndim=len(in_shape), adv=adv, out_ndim=out_ndim, basic=basic))
+# pack: scalars -> a vector (np.array of a list of traced scalars, see numpy_api);
+# its transpose hands each scalar its element of the cotangent
+linear("pack", lambda *xs: np.stack(xs, axis=-1),
+       lambda ct, *xs: tuple(ct[..., i] for i in range(len(xs))), _in_size_all, "0")
+# cumsum along one (negative) axis; its transpose is the sum from the other end: the
+# cumsum of the cotangent reversed, reversed back
+def _reverse(x, axis):
+    return x[(Ellipsis, slice(None, None, -1)) + (slice(None),) * (-1 - axis)]
+
+
+linear("cumsum", lambda x, axis: np.cumsum(x, axis=axis),
+       lambda ct, x, axis: _reverse(OPS["cumsum"](_reverse(ct, axis), axis=axis), axis),
+       _in_size, "in.size")
 # -- more linear ops go here ------------------------------------------------------------
 
 
@@ -296,4 +319,151 @@ bilinear("matmul", np.matmul, _matmul_batched,
          (lambda ct, a, b, out: _matmul_transpose(ct, a, b, out, 0),
           lambda ct, a, b, out: _matmul_transpose(ct, a, b, out, 1)),
          _matmul_flops, cost="2 * n * k * m", ufunc=np.matmul)
+# -- einsum: multilinear, one form for any number of operands -------------------------
+# Subscripts arrive fully explicit (numpy's parser expands '...' and the implicit output,
+# numpy_arrays.einsum). Operands may carry extra leading batch axes (tangents, cotangents);
+# those get fresh letters, aligned from the right like broadcasting.
+
+_LETTERS = "abcdefghijklmnopqrstuvwxyzABCDEFGHIJKLMNOPQRSTUVWXYZ"
+
+
+def _fresh(used: str, n: int) -> str:
+    free = [c for c in _LETTERS if c not in used]
+    if len(free) < n:
+        raise ValueError("einsum: too many axes for the 52 subscript letters")
+    return "".join(free[:n])
+
+
+def _einsum_impl(*xs, subs, out, optimize=False):
+    nbs = [ndim_of(x) - len(s) for x, s in zip(xs, subs)]
+    nb = max(nbs)
+    if nb == 0:
+        return np.einsum(",".join(subs) + "->" + out, *xs, optimize=optimize)
+    batch = _fresh("".join(subs) + out, nb)
+    full = [batch[nb - k:] + s for k, s in zip(nbs, subs)]
+    return np.einsum(",".join(full) + "->" + batch + out, *xs, optimize=False)
+
+
+def _batch_letters(primals, out, subs, out_sub):
+    """Letters for the batch axes the primals (and the output) carry on top of their
+    subscripts, aligned from the right: the subscripts made fully explicit."""
+    nb_out = ndim_of(out) - len(out_sub)
+    used = "".join(subs) + out_sub
+    lead = _fresh(used, nb_out)
+    full = [lead[nb_out - (ndim_of(x) - len(s)):] + s for x, s in zip(primals, subs)]
+    return full, lead + out_sub, used + lead
+
+
+def _einsum_jvp(primals, tangents, out, params):
+    full, out_full, used = _batch_letters(primals, out, params["subs"], params["out"])
+    total = None
+    for i, t in enumerate(tangents):
+        if t is None:
+            continue
+        # the tangent's own batch axes lead, in the operand and in the result
+        tb = _fresh(used, ndim_of(t) - ndim_of(primals[i]))
+        subs = tuple(tb + s if j == i else s for j, s in enumerate(full))
+        xs = primals[:i] + (t,) + primals[i + 1:]
+        term = OPS["einsum"](*xs, subs=subs, out=tb + out_full)
+        total = term if total is None else total + term
+    return total
+
+
+def _einsum_vjp(ct, primals, out, params, wanted):
+    full, out_full, used = _batch_letters(primals, out, params["subs"], params["out"])
+    cb = _fresh(used, ndim_of(ct) - ndim_of(out))  # the cotangent's own batch axes
+    ct_sub = cb + out_full
+    return [_einsum_transpose(ct, ct_sub, primals, full, i, cb, used + cb) if wanted[i]
+            else None for i in range(len(primals))]
+
+
+def _einsum_transpose(ct, ct_sub, primals, full, i, cb, used):
+    """The cotangent of operand i: the contraction of ct with the other operands onto
+    i's subscripts. A letter repeated in i ('ii') is written once and tied to its copies
+    by identity matrices; a letter of i alone (summed in i only) comes from ones."""
+    x, sub = primals[i], full[i]
+    dims = dict(zip(sub, shape_of(x)))
+    dtype = result_dtype(ct)
+    operands, subs = [ct], [ct_sub]
+    for j, (y, s) in enumerate(zip(primals, full)):
+        if j != i:
+            operands.append(y)
+            subs.append(s)
+    target = ""
+    for c in sub:
+        if c in target:  # a repeated letter: a fresh one, tied by an identity
+            f = _fresh(used, 1)
+            used += f
+            operands.append(np.eye(dims[c], dtype=dtype))
+            subs.append(c + f)
+            target += f
+        else:
+            target += c
+    present = "".join(subs)
+    for c in sub:
+        if c not in present:
+            operands.append(np.ones(dims[c], dtype=dtype))
+            subs.append(c)
+            present += c
+    g = OPS["einsum"](*operands, subs=tuple(subs), out=cb + target)
+    # a size-1 axis of x that einsum broadcast against the other operands: sum it back
+    gshape, xshape = shape_of(g), shape_of(x)
+    nc = len(cb)
+    ones = tuple(nc + k for k, n in enumerate(xshape) if n == 1 and gshape[nc + k] != 1)
+    if ones:
+        g = np.sum(g, axis=ones, keepdims=True)
+    return g
+
+
+def _einsum_flops(shapes, params):
+    sizes: dict[str, int] = {}
+    for shape, sub in zip(shapes, params["subs"]):
+        for c, n in zip(sub, shape[len(shape) - len(sub):]):
+            sizes[c] = max(sizes.get(c, 1), n)
+    return len(shapes) * size_of(tuple(sizes.values()))
+
+
+register(Op("einsum", _einsum_impl, "explicit", _einsum_flops, cost="n_ops * prod(sizes)",
+            jvp=_einsum_jvp, vjp=_einsum_vjp,
+            doc="multilinear: the JVP sums the op with one operand replaced by its "
+                "tangent; an operand's cotangent contracts the others with ct"))
+
+
+# -- cumprod along the last axis ------------------------------------------------------
+# d out_k / d x_j = prod_{i <= k, i != j} x_i for j <= k. Without zeros that is
+# out_k / x_j (O(n)); with a zero, W[j, k] = (prod_{i < j} x_i) (prod_{j < i <= k} x_i),
+# built from cumprods of ones and x (O(n^2) per slice), an exact polynomial identity.
+
+
+def _cumprod_weights(x):
+    n = shape_of(x)[-1]
+    lower = np.tri(n, n, -1, dtype=bool)  # lower[k, j]: j < k... used as i > j below
+    later = lower.T  # later[j, i]: i > j
+    spread = np.broadcast_to(np.expand_dims(x, -2), shape_of(x)[:-1] + (n, n))
+    within = np.cumprod(np.where(later, spread, 1.0), axis=-1)  # [j, k]: prod_{j<i<=k}
+    before = np.cumprod(np.concatenate(
+        [np.ones(shape_of(x)[:-1] + (1,), result_dtype(x)), x[..., :-1]], axis=-1), axis=-1)
+    upper = np.tri(n, n, 0, dtype=bool).T  # [j, k]: j <= k
+    return np.where(upper, np.expand_dims(before, -1) * within, 0.0)
+
+
+def _cumprod_jvp(primals, tangents, out, params):
+    (x,), (t,) = primals, tangents
+    if not np.any(concrete(x) == 0):
+        return out * OPS["cumsum"](t / x, axis=-1)
+    w = _cumprod_weights(x)  # [j, k]
+    return np.sum(w * np.expand_dims(t, -1), axis=-2)
+
+
+def _cumprod_vjp(ct, primals, out, params, wanted):
+    (x,) = primals
+    if not np.any(concrete(x) == 0):
+        return [_reverse(OPS["cumsum"](_reverse(ct * out, -1), axis=-1), -1) / x]
+    w = _cumprod_weights(x)
+    return [np.sum(w * np.expand_dims(ct, -2), axis=-1)]
+
+
+register(Op("cumprod", lambda x: np.cumprod(x, axis=-1), "explicit", _in_size_flops2,
+            cost="2 * in.size", jvp=_cumprod_jvp, vjp=_cumprod_vjp,
+            doc="along the last axis; exact where x has zeros"))
 # -- more bilinear ops go here ----------------------------------------------------------

@@ -87,7 +87,7 @@ class Tape:
         return self.names.get(i, f"v{i}")
 
     def __str__(self) -> str:
-        """The Wengert list, one line per entry: ``v2 = multiply(a, v1)``."""
+        """The Wengert list, one line per entry: ``name = op(inputs)  -> value``."""
         lines = []
         for i, (op, parents, primals, out, _, _) in enumerate(self.nodes):
             if op is None:
