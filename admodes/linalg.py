@@ -838,6 +838,8 @@ def matrix_power(a, n):
         return np.broadcast_to(_eye(shape_of(a)[-1], a), shape_of(a)).copy()
     if n < 0:
         a, n = _inv(a), -n
+    if n == 3:  # numpy's own order of the products (the same rounding)
+        return (a @ a) @ a
     result = None
     power = a
     while True:  # the bits of n, lowest first: a, a^2, a^4, ... multiplied in as needed
@@ -855,13 +857,17 @@ handles(np.linalg.matrix_rank)(_on_concrete(np.linalg.matrix_rank, "np.linalg.ma
 
 @handles(np.linalg.cond)
 def cond(x, p=None):
-    """np.linalg.cond: via the singular values (p None, 2, -2) or norm(x) norm(inv(x));
-    a singular matrix (numpy: inf) raises, as inf has no derivative."""
+    """np.linalg.cond: via the singular values (p None, 2, -2) or norm(x) norm(inv(x)).
+    A numerically singular matrix raises: numpy's value there is inf or rounding noise
+    divided by rounding noise, and has no derivative."""
     x = _asarray(x)
-    want = np.linalg.cond(concrete(x), p)
-    if not np.all(np.isfinite(want)):
-        raise LinAlgError("np.linalg.cond of a singular matrix is inf, which has no "
-                          "derivative")
+    c = np.asarray(concrete(x))
+    _at_least_2d("cond", c)
+    if c.size:
+        s = np.linalg.svd(c, compute_uv=False)
+        if np.any(s[..., -1:] <= _tolerance(s, max(c.shape[-2:]))):
+            raise LinAlgError("np.linalg.cond of a (numerically) singular matrix is inf, "
+                              "which has no derivative")
     if p is None or p == 2 or p == -2:
         s = OPS["svdvals"](x)
         big, small = s[..., 0], s[..., -1]
