@@ -38,9 +38,11 @@ from .numpy_api import (
     expand_dims,
     handles,
     norm,
+    reshape,
+    transpose,
 )
 from .registry import OPS, explicit
-from .shapes import align, ndim_of, shape_of, size_of, unbroadcast
+from .shapes import align, ndim_of, normalize_axis, shape_of, size_of, unbroadcast
 
 try:  # numpy's result types (namedtuples), so results unpack and read as numpy's do
     from numpy.linalg._linalg import EighResult, QRResult, SlogdetResult, SVDResult
@@ -879,6 +881,34 @@ def cond(x, p=None):
         return small / big if p == -2 else big / small
     _square("cond", x)
     return norm(x, p, axis=(-2, -1)) * norm(_inv(x), p, axis=(-2, -1))
+
+
+if hasattr(np.linalg, "vector_norm"):
+    @handles(np.linalg.vector_norm)
+    def vector_norm(x, /, *, axis=None, keepdims=False, ord=2):
+        """np.linalg.vector_norm: the vector norm over any axes (all of them by default),
+        as numpy computes it: those axes moved to the front and merged into one."""
+        x = _asarray(x)
+        shape = shape_of(x)
+        nd = len(shape)
+        if axis is None:
+            axes = tuple(range(nd))
+        elif isinstance(axis, tuple):
+            axes = tuple(a % nd for a in normalize_axis(axis, nd))
+        else:
+            axes = None
+        if axes is None:  # one axis: np.linalg.norm's vector norm
+            res = norm(x, ord, axis=axis)
+            axes = tuple(a % nd for a in normalize_axis(axis, nd))
+        else:
+            rest = tuple(i for i in range(nd) if i not in axes)
+            moved = transpose(x, axes + rest) if axes + rest != tuple(range(nd)) else x
+            merged = reshape(moved, (size_of(tuple(shape[i] for i in axes)),)
+                             + tuple(shape[i] for i in rest))
+            res = norm(merged, ord, axis=0)
+        if keepdims:
+            res = reshape(res, tuple(1 if i in axes else n for i, n in enumerate(shape)))
+        return res
 
 
 if hasattr(np.linalg, "matrix_norm"):

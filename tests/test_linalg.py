@@ -65,6 +65,12 @@ CALLS = {
     "cond inf": (lambda a: np.linalg.cond(a, np.inf), STACK),
     "matrix_norm": (lambda a: np.linalg.matrix_norm(a, ord=2), STACK),
     "svdvals function": (lambda a: np.linalg.svdvals(a), TALL),
+    "vector_norm": (lambda a: np.linalg.vector_norm(a), STACK),
+    "vector_norm axis tuple": (lambda a: np.linalg.vector_norm(a, axis=(2, 0), ord=3), STACK),
+    "vector_norm keepdims": (lambda a: np.linalg.vector_norm(a, axis=(-1,), keepdims=True,
+                                                             ord=np.inf), STACK),
+    "vector_norm axis int": (lambda a: np.linalg.vector_norm(a, axis=1, ord=1), STACK),
+    "vector_norm all keepdims": (lambda a: np.linalg.vector_norm(a, keepdims=True), STACK),
 }
 
 
