@@ -102,7 +102,7 @@ def matrix_function(a):
 
 
 SQUARE = each((3, 3), (1, 1), (2, 2), (2, 3, 3), (0, 0))
-RECT = each((4, 3), (3, 4), (3, 3), (2, 4, 3), (1, 1), (1, 3))
+RECT = each((4, 3), (3, 4), (3, 3), (2, 4, 3), (1, 1), (1, 3), (0, 3), (3, 0), (2, 0, 2))
 
 SPECS: dict = {
     "inv": [
@@ -192,7 +192,7 @@ SPECS: dict = {
     ],
     "qr": [
         spec("np.linalg.qr(x + 2 I), signs fixed", lambda x: qr_fixed(x + _eye(x, 2.0)),
-             each((4, 3), (3, 3), (2, 4, 3), (1, 1), (3, 1))),
+             each((4, 3), (3, 3), (2, 4, 3), (1, 1), (3, 1), (3, 0), (0, 0))),
         spec("np.linalg.qr(x + 2 I, mode='r'), signs fixed",
              lambda x: r_fixed(np.linalg.qr(x + _eye(x, 2.0), mode="r")),
              each((4, 3))),
