@@ -1,10 +1,15 @@
 """numpy.linalg on traced values: the linear-algebra ops and their numpy handlers.
 
-Each decomposition is one ``explicit`` op whose JVP and VJP are the standard matrix
-identities, written with numpy calls (so nested transformations differentiate them too)
-on trailing axes (so stacks of matrices and leading batch axes of tangents both work).
-An op has one array output, so a decomposition with several results packs them along
-the second-to-last axis (eigh: ``[w; V]``, svd: ``[U; s; V]``, qr: ``[Q; R]``) and its
+Primitives (``explicit`` ops): inv, solve, det, slogdet (log|det|), cholesky, eigh,
+eigvalsh, svd, svdvals, qr, pinv, lstsq. Composites of them (no rules of their own):
+matrix_power, cond, norm's matrix orders 2 / -2 / 'nuc' (in numpy_api), matrix_norm,
+vector_norm, svdvals; matrix_rank is answered on the plain values (an integer).
+
+Each decomposition is one op whose JVP and VJP are the standard matrix identities,
+written with numpy calls (so nested transformations differentiate them too) on trailing
+axes (so stacks of matrices and leading batch axes of tangents both work). An op has
+one array output, so a decomposition with several results packs them along the
+second-to-last axis (eigh: ``[w; V]``, svd: ``[U; s; V]``, qr: ``[Q; R]``) and its
 handler slices them apart: the slices are ordinary (linear) indexing.
 
 Conventions where a derivative does not exist (each raises or is documented here):
@@ -15,11 +20,15 @@ Conventions where a derivative does not exist (each raises or is documented here
   within ``n * eps * max|w|`` of each other count as a cluster. Eigenvectors (singular
   vectors) have no derivative at all there: their rules raise ``LinAlgError``, unless no
   derivative reaches the vectors (reverse mode with a zero cotangent for them).
-- A zero singular value is a kink (|x| at 0): its derivative is 0, as sign(0) = 0.
-- det: the derivative is the cofactor matrix, exact also at singular matrices (by
-  minors for n <= 3 or ill-conditioned matrices). slogdet, inv, solve, cholesky, qr,
-  pinv and lstsq raise ``LinAlgError`` where the function is not differentiable
-  (singular, rank-deficient).
+- A zero singular value is a kink (|x| at 0): its derivative is 0, as sign(0) = 0; the
+  singular vectors raise there.
+- det: the derivative is the cofactor matrix, exact also at singular matrices (from the
+  minors for n <= 3 or ill-conditioned matrices up to 12 x 12; beyond, it raises).
+- slogdet, cholesky, qr, pinv, lstsq and cond raise ``LinAlgError`` where the function
+  is not differentiable (singular, rank-deficient: pinv jumps there); inv and solve of a
+  singular matrix raise numpy's own error.
+- eigh, eigvalsh and cholesky read one triangle, as numpy does: the other gets a zero
+  derivative.
 """
 
 from __future__ import annotations
