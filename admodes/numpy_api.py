@@ -494,9 +494,12 @@ def _matrix_norm(x, ord, axis, keepdims):
     if row == col:
         raise ValueError("Duplicate axes given.")
     if ord in (2, -2, "nuc"):
-        raise TypeError(f"np.linalg.norm with ord={ord!r} on a matrix needs singular "
-                        f"values, which admodes cannot differentiate yet")
-    if ord is None or ord in ("f", "fro"):
+        # the largest, smallest or summed singular values (admodes.linalg's svdvals op,
+        # whose convention splits ties evenly and gives a zero singular value slope 0)
+        s = OPS["svdvals"](moveaxis(x, (row, col), (-2, -1)))
+        pick = {2: np.max, -2: np.min, "nuc": np.sum}[ord]
+        ret = np.expand_dims(pick(s, axis=-1), (row, col))
+    elif ord is None or ord in ("f", "fro"):
         ret = np.sqrt(np.sum(x * x, axis=(row, col), keepdims=True))
     elif ord in (1, -1, np.inf, -np.inf):
         # 1: the largest column sum of |x|; inf: the largest row sum; negative: smallest
@@ -752,4 +755,5 @@ class NumpyMethods:
         return HANDLERS[np.trace](self, offset, axis1, axis2, dtype, out)
 
 
+from . import linalg as _linalg  # noqa: E402,F401
 from . import numpy_arrays as _numpy_arrays  # noqa: E402,F401

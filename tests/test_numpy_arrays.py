@@ -164,7 +164,7 @@ ERRORS = [
     (lambda x: np.vsplit(x[0], 2), ValueError, "2 or more"),
     (lambda x: np.dsplit(x, 2), ValueError, "3 or more"),
     (lambda x: np.tile(x, -1), ValueError, "negative"),
-    (lambda x: np.repeat(x, [1, 2], axis=1), ValueError, ""),
+    (lambda x: np.repeat(x, [1, 2], axis=1), ValueError, "could not be broadcast"),
     (lambda x: np.repeat(x, x[0, 0]), TypeError, "repeats"),
     (lambda x: np.diag(x[None]), ValueError, "1- or 2-d"),
     (lambda x: np.diagonal(x, 0, 1, 1), ValueError, "cannot be the same"),

@@ -370,11 +370,10 @@ def test_norm_raises_where_numpy_raises(shape, ord, axis, error, match):
     ((3, 4), 2, None), ((3, 4), -2, None), ((3, 4), "nuc", None), ((2, 3, 4), 2, (0, 1)),
     ((2, 3, 4), -2, (2, 1)), ((3, 4), 2.0, (0, 1)),
 ])
-def test_norm_needing_singular_values_refuses_by_name(shape, ord, axis):
+def test_norm_by_singular_values_matches_numpy(shape, ord, axis):
+    # once refused; now computed from admodes.linalg's singular values (issue 11)
     x = away_from_kinks(*shape)
-    np.linalg.norm(x, ord, axis)  # numpy computes it
-    assert_raises_in_both_modes(lambda x: np.linalg.norm(x, ord, axis), (x,), TypeError,
-                                rf"ord={ord!r} on a matrix needs singular values")
+    assert_like_numpy(lambda x: np.linalg.norm(x, ord, axis), x, order=2)
 
 
 # -- methods and shape functions ------------------------------------------------------

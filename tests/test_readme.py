@@ -14,8 +14,8 @@ def test_readme_lists_every_registered_op_and_numpy_name():
     text = README.read_text()
     section = text.split("<!-- ops:", 1)[1].split("<!-- /ops -->", 1)[0]
     tables = section.split("-->", 1)[1]
-    assert ops_markdown() in tables, "regenerate with `admodes ops --markdown`"
-    assert numpy_markdown() in tables, "regenerate with `admodes ops --markdown`"
+    assert ops_markdown() in tables, "regenerate: python -m admodes.coverage README.md"
+    assert numpy_markdown() in tables, "regenerate: python -m admodes.coverage README.md"
     listed = set(re.findall(r"`(\w+)`", ops_markdown()))
     assert listed == set(admodes.OPS)
 
