@@ -177,7 +177,7 @@ ERRORS = [
     (lambda x: np.inner(x, x.T), ValueError, "not aligned"),
     (lambda x: np.vdot(x, x[0]), ValueError, "lengths"),
     (lambda x: np.cross(x, x[:, :1]), ValueError, "incompatible dimensions"),
-    (lambda x: np.einsum("ij,ij", x, x.T), ValueError, ""),
+    (lambda x: np.einsum("ij,ij", x, x.T), ValueError, "could not be broadcast"),
     (lambda x: np.block((x, x)), TypeError, "tuple"),
     (lambda x: np.block([[x], x]), ValueError, "depths are mismatched"),
     (lambda x: np.round(x, out=np.zeros((2, 3))), TypeError, "out="),
