@@ -767,10 +767,10 @@ class NumpyMethods:
     __mod__, __rmod__ = _op("remainder"), _op("remainder", True)
 
     def __floordiv__(self, other):
-        return np.floor_divide(concrete(self), concrete(other))
+        return np.floor_divide(self, other)
 
     def __rfloordiv__(self, other):
-        return np.floor_divide(concrete(other), concrete(self))
+        return np.floor_divide(other, self)
 
     def __divmod__(self, other):
         return self // other, self % other

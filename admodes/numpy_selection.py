@@ -313,22 +313,16 @@ def select(condlist, choicelist, default=0):
     if len(condlist) == 0:
         raise ValueError("select with an empty condition list is not possible")
     conds = [np.asarray(concrete(c)) for c in condlist]
-    for i, c in enumerate(conds):
-        if c.dtype.type is not np.bool_:
-            raise TypeError(f"invalid entry {i} in condlist: should be boolean ndarray")
-    choices = [c if isinstance(c, Tracer) else np.asarray(c) for c in choicelist]
-    default = default if isinstance(default, Tracer) else np.asarray(default)
-    dtype = np.result_type(*[result_dtype(c) if isinstance(c, Tracer) else c
-                             for c in choices + [default]])
-    shape = np.broadcast_shapes(*[shape_of(c) for c in conds + choices + [default]])
+    # numpy's answer on the plain values: its dtype (Python scalars stay weak) and shape
+    want = np.select(conds, [concrete(c) for c in choicelist], concrete(default))
     result = default
-    for cond, choice in zip(reversed(conds), reversed(choices)):
+    for cond, choice in zip(reversed(conds), reversed(list(choicelist))):
         result = np.where(cond, choice, result)
     if not isinstance(result, Tracer):
-        return np.broadcast_to(result, shape).astype(dtype)
-    if result_dtype(result) != dtype:
-        result = _astype(result, dtype)
-    return np.broadcast_to(result, shape) if shape_of(result) != shape else result
+        return want
+    if result_dtype(result) != want.dtype:
+        result = _astype(result, want.dtype)
+    return result if shape_of(result) == want.shape else np.broadcast_to(result, want.shape)
 
 
 @handles(np.interp)

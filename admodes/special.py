@@ -133,10 +133,12 @@ def polygamma(n, x):
     if orders.size != 1 or orders[0] != int(orders[0]) or orders[0] < 0:
         raise TypeError("scipy.special.polygamma on traced values takes one non-negative "
                         "integer order n")
+    want = np.asarray(_ORIGINALS["polygamma"](n, concrete(x)))  # scipy's shape and dtype
     k = int(orders[0])
     r = OPS["digamma"](x) if k == 0 else OPS["polygamma"](x, n=k)
-    shape = np.broadcast_shapes(np.shape(n), np.shape(concrete(x)))
-    return r if np.shape(concrete(r)) == shape else np.broadcast_to(r, shape)
+    if result_dtype(r) != want.dtype:
+        r = r.astype(want.dtype)
+    return r if np.shape(concrete(r)) == want.shape else np.broadcast_to(r, want.shape)
 
 
 def _wrap(original, ours):
@@ -150,6 +152,7 @@ def _wrap(original, ours):
     return wrapper
 
 
+_ORIGINALS: dict[str, Any] = {}
 WRAPPED = {"logsumexp": logsumexp, "softmax": softmax, "log_softmax": log_softmax,
            "polygamma": polygamma}
 
@@ -158,4 +161,5 @@ if sc is not None:
     for _name, _ours in WRAPPED.items():
         _current = getattr(sc, _name)
         _original = getattr(_current, "__admodes_original__", _current)
+        _ORIGINALS[_name] = _original
         setattr(sc, _name, _wrap(_original, _ours))
