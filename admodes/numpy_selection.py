@@ -182,6 +182,7 @@ def _quantile(func: str, a, q, axis, out, overwrite_input, method, keepdims, wei
 def quantile(a, q, axis=None, out=None, overwrite_input=False, method="linear",
              keepdims=False, *, weights=None, interpolation=None):
     _refuse("np.quantile", interpolation=interpolation is not None)
+    _refuse_traced("np.quantile", q=q)
     want = np.quantile(concrete(a), q, axis, keepdims=keepdims, method=method,
                        weights=weights)
     return _quantile("np.quantile", a, q, axis, out, overwrite_input, method, keepdims,
@@ -192,6 +193,7 @@ def quantile(a, q, axis=None, out=None, overwrite_input=False, method="linear",
 def percentile(a, q, axis=None, out=None, overwrite_input=False, method="linear",
                keepdims=False, *, weights=None, interpolation=None):
     _refuse("np.percentile", interpolation=interpolation is not None)
+    _refuse_traced("np.percentile", q=q)
     want = np.percentile(concrete(a), q, axis, keepdims=keepdims, method=method,
                          weights=weights)
     return _quantile("np.percentile", a, np.true_divide(q, 100), axis, out, overwrite_input,
@@ -510,12 +512,18 @@ def _float_power(x, y):
                     _as_float(y, np.float64) if not isinstance(y, float) else y)
 
 
+def _scaling(ufunc):
+    # numpy's constant for the dtype: its float32 loop uses 180f / pi_f, which is not
+    # float32(180 / pi); the ufunc applied to 1 gives exactly the factor it multiplies by
+    return lambda x: x * ufunc(result_dtype(x).type(1))
+
+
 COMPOSITE_UFUNCS.update({
     np.float_power: _float_power,
-    np.deg2rad: lambda x: x * (math.pi / 180),
-    np.radians: lambda x: x * (math.pi / 180),
-    np.rad2deg: lambda x: x * (180 / math.pi),
-    np.degrees: lambda x: x * (180 / math.pi),
+    np.deg2rad: _scaling(np.deg2rad),
+    np.radians: _scaling(np.deg2rad),
+    np.rad2deg: _scaling(np.rad2deg),
+    np.degrees: _scaling(np.rad2deg),
     np.conjugate: lambda x: x,  # the conjugate of a real value is itself
     np.divmod: lambda x, y: (np.floor_divide(x, y), np.remainder(x, y)),
 })

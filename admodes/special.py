@@ -100,6 +100,10 @@ def _shift(a: Any, axis: Any) -> np.ndarray:
 def logsumexp(a, axis=None, b=None, keepdims=False, return_sign=False):
     """log(sum(b * exp(a))) over ``axis``, shifted by the largest element for stability;
     with ``return_sign`` also the sign of the sum (and log of its magnitude)."""
+    if b is not None:  # scipy computes in the common dtype of a and b
+        dtype = np.result_type(result_dtype(a), result_dtype(b))
+        if result_dtype(a) != dtype:
+            a = a.astype(dtype) if isinstance(a, Tracer) else np.asarray(a, dtype)
     m = _shift(a, axis)
     e = np.exp(a - m)
     if b is not None:
@@ -135,7 +139,13 @@ def polygamma(n, x):
                         "integer order n")
     want = np.asarray(_ORIGINALS["polygamma"](n, concrete(x)))  # scipy's shape and dtype
     k = int(orders[0])
-    r = OPS["digamma"](x) if k == 0 else OPS["polygamma"](x, n=k)
+    # scipy: digamma in x's dtype for n = 0, the others in float64; the result in float64
+    if k == 0:
+        r = OPS["digamma"](x)
+    else:
+        if result_dtype(x) != want.dtype:
+            x = x.astype(want.dtype) if isinstance(x, Tracer) else np.asarray(x, want.dtype)
+        r = OPS["polygamma"](x, n=k)
     if result_dtype(r) != want.dtype:
         r = r.astype(want.dtype)
     return r if np.shape(concrete(r)) == want.shape else np.broadcast_to(r, want.shape)
