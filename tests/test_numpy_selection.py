@@ -75,7 +75,7 @@ def test_fmax_fmin_ignore_nans():
     y = np.array([3.0, np.nan, np.nan, 1.0])
     for f in (np.fmax, np.fmin):
         same(primal(f, x, y), f(x, y))
-        gx, gy = grad(lambda a, b: np.sum(np.where(np.isnan(f(a, b)), 0.0, f(a, b))),
+        gx, gy = grad(lambda a, b, f=f: np.sum(np.where(np.isnan(f(a, b)), 0.0, f(a, b))),
                      argnums=(0, 1))(x, y)
         # the derivative follows the number chosen, never the NaN
         np.testing.assert_array_equal(gx, [0, 1, 0, 1 if f is np.fmax else 0])
@@ -129,7 +129,7 @@ def test_remainder_operators():
 def test_nan_to_num():
     x = np.array([1.0, np.nan, np.inf, -np.inf, -2.0], np.float32)
     for kw in ({}, {"nan": 0.5, "posinf": 9.0, "neginf": -9.0}):
-        same(primal(lambda a: np.nan_to_num(a, **kw), x), np.nan_to_num(x, **kw))
+        same(primal(lambda a, kw=kw: np.nan_to_num(a, **kw), x), np.nan_to_num(x, **kw))
     g = grad(lambda a: np.sum(np.nan_to_num(a, posinf=1.0)))(x)
     np.testing.assert_array_equal(g, [1, 0, 0, 0, 1])
     with pytest.raises(TypeError, match="copy=False"):
@@ -196,7 +196,7 @@ def test_median_even_length_and_ties():
     np.testing.assert_array_equal(grad(np.median)(np.array([1.0, 2.0, 2.0, 2.0, 3.0])),
                                   [0, 1 / 3, 1 / 3, 1 / 3, 0])
     for kw in ({"axis": 0}, {"axis": (0, 1), "keepdims": True}, {"axis": -1}):
-        same(primal(lambda a: np.median(a, **kw), M), np.median(M, **kw))
+        same(primal(lambda a, kw=kw: np.median(a, **kw), M), np.median(M, **kw))
     m32 = M.astype(np.float32)
     same(primal(np.median, m32), np.median(m32))
     y = np.array([[1.0, np.nan, 3.0], [1.0, 2.0, 3.0]])
@@ -207,9 +207,10 @@ def test_median_even_length_and_ties():
 def test_quantile_and_percentile_values(q):
     for a in (M, M.astype(np.float32)):
         for kw in ({}, {"axis": 1}, {"axis": (0, 1), "keepdims": True}):
-            same(primal(lambda v: np.quantile(v, q, **kw), a), np.quantile(a, q, **kw))
+            same(primal(lambda v, kw=kw: np.quantile(v, q, **kw), a), np.quantile(a, q, **kw))
             p = np.multiply(q, 100)
-            same(primal(lambda v: np.percentile(v, p, **kw), a), np.percentile(a, p, **kw))
+            same(primal(lambda v, p=p, kw=kw: np.percentile(v, p, **kw), a),
+                 np.percentile(a, p, **kw))
 
 
 def test_quantile_derivative_interpolates():
@@ -295,7 +296,7 @@ def test_diff():
     for kw in ({}, {"n": 2}, {"axis": 0}, {"n": 0}, {"prepend": 0.5}, {"append": [[1.0], [2.0],
                                                                                    [3.0]]}):
         for a in (M, M.astype(np.float32)):
-            same(primal(lambda v: np.diff(v, **kw), a), np.diff(a, **kw))
+            same(primal(lambda v, kw=kw: np.diff(v, **kw), a), np.diff(a, **kw))
     with pytest.raises(ValueError, match="non-negative"):
         primal(lambda v: np.diff(v, n=-1), X)
     with pytest.raises(ValueError, match="at least one dimensional"):
@@ -306,7 +307,7 @@ def test_select():
     conds = [M > 1, M < -1]
     for default in (0, 0.5, np.float64(2.0)):
         for a in (M, M.astype(np.float32)):
-            same(primal(lambda v: np.select(conds, [v, 2 * v], default), a),
+            same(primal(lambda v, default=default: np.select(conds, [v, 2 * v], default), a),
                  np.select(conds, [a, 2 * a], default))
     g = grad(lambda v: np.sum(np.select(conds, [v, 2 * v], 0.5)))(M)
     np.testing.assert_array_equal(g, np.select(conds, [1.0, 2.0], 0.0))
@@ -396,7 +397,8 @@ def test_nan_reductions_ignore_nans():
 def test_max_with_where_ties_and_errors():
     x = np.array([1.0, 2.0, 2.0, 5.0])
     # 5.0 is left out; the two 2.0s tie and share the derivative
-    np.testing.assert_array_equal(grad(lambda a: np.max(a, where=a < 5, initial=0.0))(x), [0, 0.5, 0.5, 0])
+    np.testing.assert_array_equal(grad(lambda a: np.max(a, where=a < 5, initial=0.0))(x),
+                                  [0, 0.5, 0.5, 0])
     # a tie with initial splits evenly too (np.maximum's convention)
     np.testing.assert_array_equal(grad(lambda a: np.max(a, initial=5.0))(x), [0, 0, 0, 0.5])
     with pytest.raises(ValueError, match="initial"):
@@ -461,8 +463,10 @@ def test_logsumexp_matches_scipy(kw):
 def test_softmax_matches_scipy_and_is_stable():
     for a in (M, M.astype(np.float32), M * 400.0):
         for axis in (None, 0, -1):
-            same(primal(lambda v: sc.softmax(v, axis=axis), a), sc.softmax(a, axis=axis))
-            same(primal(lambda v: sc.log_softmax(v, axis=axis), a), sc.log_softmax(a, axis=axis))
+            same(primal(lambda v, axis=axis: sc.softmax(v, axis=axis), a),
+                 sc.softmax(a, axis=axis))
+            same(primal(lambda v, axis=axis: sc.log_softmax(v, axis=axis), a),
+                 sc.log_softmax(a, axis=axis))
     g = grad(lambda v: sc.logsumexp(v))(M * 400.0)
     assert np.all(np.isfinite(g)) and np.sum(g) == pytest.approx(1.0)
 
@@ -479,7 +483,7 @@ def test_polygamma_and_digamma_orders():
     x = np.array([0.7, 1.5, 3.0])
     for n in (0, 1, 2):
         for a in (x, x.astype(np.float32)):
-            same(primal(lambda v: sc.polygamma(n, v), a), sc.polygamma(n, a))
+            same(primal(lambda v, n=n: sc.polygamma(n, v), a), sc.polygamma(n, a))
     # digamma's third derivative is polygamma(3)
     d3 = jacfwd(jacrev(jacfwd(lambda v: sc.digamma(v))))(1.5)
     assert d3 == pytest.approx(float(sc.polygamma(3, 1.5)), rel=1e-12)
