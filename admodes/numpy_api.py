@@ -461,7 +461,11 @@ def where(condition, x=None, y=None):
 def clip(a, a_min=_NOT_GIVEN, a_max=_NOT_GIVEN, out=None, *, min=_NOT_GIVEN, max=_NOT_GIVEN,
          **kwargs):
     _refuse_out("np.clip", out)
+    dtype = kwargs.pop("dtype", None)
     _refuse_ufunc_kwargs("np.clip", kwargs)
+    if dtype is not None:  # numpy clips in dtype: cast first (float dtypes only)
+        dtype = np.dtype(dtype)
+        a = _astype(a, dtype) if isinstance(a, Tracer) else np.asarray(a, dtype)
     # numpy's rules: both bounds positionally, or any of them as min= / max=
     if a_min is _NOT_GIVEN and a_max is _NOT_GIVEN:
         a_min = None if min is _NOT_GIVEN else min

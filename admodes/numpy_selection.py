@@ -64,6 +64,8 @@ def _gather(a: Any, labels: np.ndarray) -> Any:
 
 def _as_float(v: Any, dtype: Any) -> Any:
     """``v`` in a float dtype: a traced value through the astype op, others by numpy."""
+    if np.iscomplexobj(concrete(v)):  # a cast would drop the imaginary part
+        raise TypeError("complex values are not supported with traced arguments here")
     if isinstance(v, Tracer):
         return _astype(v, dtype)
     return np.asarray(v, dtype=dtype)

@@ -324,6 +324,11 @@ def test_where_with_one_argument_answers_on_the_values():
         return v[idx]
 
     same(primal(f, M), M[np.where(M > 0)])
+    # a traced condition: its nonzero elements' positions, numpy's plain index arrays
+    seen = []
+    jvp(lambda v: seen.append(np.where(v)) or v, (M - M[0, 0],), (M,))
+    for got, want in zip(seen[0], np.where(M - M[0, 0])):
+        np.testing.assert_array_equal(got, want)
 
 
 def test_interp():
