@@ -239,6 +239,8 @@ def _reduce(name):
             a = _astype(a, dtype)
         axes = normalize_axis(axis, ndim_of(a))
         keepdims = bool(keepdims)
+        if initial is _NOT_GIVEN and where is _NOT_GIVEN:  # the common case
+            return op(a, axis=axes, keepdims=keepdims)
         has_initial = initial is not _NOT_GIVEN and initial is not np._NoValue
         if has_initial:
             if name == "mean":
@@ -461,11 +463,7 @@ def where(condition, x=None, y=None):
 def clip(a, a_min=_NOT_GIVEN, a_max=_NOT_GIVEN, out=None, *, min=_NOT_GIVEN, max=_NOT_GIVEN,
          **kwargs):
     _refuse_out("np.clip", out)
-    dtype = kwargs.pop("dtype", None)
     _refuse_ufunc_kwargs("np.clip", kwargs)
-    if dtype is not None:  # numpy clips in dtype: cast first (float dtypes only)
-        dtype = np.dtype(dtype)
-        a = _astype(a, dtype) if isinstance(a, Tracer) else np.asarray(a, dtype)
     # numpy's rules: both bounds positionally, or any of them as min= / max=
     if a_min is _NOT_GIVEN and a_max is _NOT_GIVEN:
         a_min = None if min is _NOT_GIVEN else min

@@ -11,6 +11,7 @@ indexed with the labels it returned (the ``getitem`` op, whose transpose is a sc
 from __future__ import annotations
 
 import math
+import warnings
 from typing import Any
 
 import numpy as np
@@ -105,7 +106,8 @@ def _sort_last(a: Any) -> Any:
     labels = np.take_along_axis(_labels(a), order, axis=-1)
     out = _gather(a, labels)
     ordered = np.take_along_axis(c, order, axis=-1)
-    tie = ordered[..., 1:] == ordered[..., :-1]  # NaNs are never tied
+    # NaNs are never tied; infinities keep the gathered derivative (inf - inf is NaN)
+    tie = (ordered[..., 1:] == ordered[..., :-1]) & np.isfinite(ordered[..., 1:])
     if not np.any(tie):
         return out
     # number the runs of equal values across the whole array, then average each run
@@ -119,8 +121,10 @@ def _sort_last(a: Any) -> Any:
     sums = OPS["scatter_add"](flat, idx=params["idx"], in_shape=(n_groups,),
                               out_ndim=params["out_ndim"], adv=params["adv"],
                               basic=params["basic"])
-    means = getitem(sums, group) / counts[group]
-    return reshape(means, shape_of(a))
+    means = reshape(getitem(sums, group) / counts[group], shape_of(a))
+    # the mean of equal numbers may be an ulp off them: add back the exact difference (a
+    # constant, so the derivative stays the mean's; m + (v - m) is v, as v - m is exact)
+    return means + (np.asarray(concrete(out)) - np.asarray(concrete(means)))
 
 
 def _to_last(a: Any, axis: Any) -> tuple[Any, tuple[int, ...]]:
@@ -412,7 +416,6 @@ def _nan_extremum(name: str, pick, stand_in: float):
         empty = ~np.any(seen, axis=axis, keepdims=_keep(keepdims))
         if np.any(empty):
             # numpy: NaN, with a warning, for a slice of NaNs only
-            import warnings
             warnings.warn("All-NaN slice encountered", RuntimeWarning, stacklevel=3)
             r = np.where(empty, np.nan, r)
         return r
@@ -437,7 +440,6 @@ def nanmean(a, axis=None, dtype=None, out=None, keepdims=_NOT_GIVEN, *, where=_N
     total = nansum(a, axis=axis, dtype=dtype, keepdims=keepdims, where=where)
     count = _nan_count(a, axis, _keep(keepdims), where)
     if np.any(count == 0):
-        import warnings
         warnings.warn("Mean of empty slice", RuntimeWarning, stacklevel=3)
     with np.errstate(invalid="ignore", divide="ignore"):
         # numpy divides in the sum's dtype (float32 stays float32)
@@ -460,7 +462,6 @@ def nanvar(a, axis=None, dtype=None, out=None, ddof=0, keepdims=_NOT_GIVEN, *,
                    **_extra(_NOT_GIVEN, where))
     dof = _nan_count(a, axis, _keep(keepdims), where) - ddof
     if np.any(dof <= 0):
-        import warnings
         warnings.warn("Degrees of freedom <= 0 for slice.", RuntimeWarning, stacklevel=3)
     dof = np.where(dof > 0, dof, np.nan)
     return total / np.asarray(dof, dtype=result_dtype(total))

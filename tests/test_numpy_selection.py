@@ -173,8 +173,14 @@ def test_sort_values_and_ties():
                                   grad(lambda a: np.max(a))(x))
     np.testing.assert_array_equal(jac(np.sort, x), [[0, 0, 0, 1], [0, 1, 0, 0],
                                                     [0.5, 0, 0.5, 0], [0.5, 0, 0.5, 0]])
-    y = np.array([np.nan, 1.0, np.nan])
+    y = np.array([np.nan, 1.0, np.nan, np.inf, np.inf])
     same(primal(np.sort, y), np.sort(y))
+    np.testing.assert_array_equal(jac(np.sort, y)[1:3], [[0, 0, 0, 1, 0], [0, 0, 0, 0, 1]])
+    # the value of a tie is exact, though the mean of three 0.1s is not 0.1
+    z = np.full(3, 0.1)
+    assert np.mean(z) != 0.1
+    np.testing.assert_array_equal(primal(np.sort, z), z)
+    np.testing.assert_array_equal(primal(np.median, np.array([0.1, 0.1, 0.1, 0.3])), 0.1)
 
 
 def test_sort_refusals_and_errors():
