@@ -323,6 +323,14 @@ def test_select():
         primal(lambda v: np.select([M], [v]), M)
 
 
+def test_select_broadcasts():
+    x = np.array([0.5, -1.0, 2.0, 0.25])
+    conds = [np.array([[True], [False]]), x > 0]
+    f = lambda v: np.select(conds, [v, 3.0], default=np.ones((2, 1)))  # noqa: E731
+    same(primal(f, x), f(x))
+    np.testing.assert_array_equal(jac(f, x), [np.eye(4), np.zeros((4, 4))])
+
+
 def test_where_with_one_argument_answers_on_the_values():
     def f(v):
         idx = np.where(v > 0)
@@ -388,9 +396,9 @@ def test_reduction_keywords_match_numpy(f):
         if a is with_nans and "nan" not in f.__code__.co_names:
             continue
         with warnings.catch_warnings():
-            warnings.simplefilter("ignore", RuntimeWarning)
+            warnings.simplefilter("ignore", RuntimeWarning)  # numpy's, for an empty slice
             same(primal(f, a), f(a))
-    jac(f, M)
+            jac(f, M)
 
 
 def test_nan_reductions_ignore_nans():
@@ -488,6 +496,16 @@ def test_scipy_wrappers_keep_scipy_for_plain_values():
         assert wrapper.__admodes_original__ is not wrapper
     np.testing.assert_array_equal(sc.logsumexp(M, axis=0), sc.logsumexp.__admodes_original__(
         M, axis=0))
+
+
+def test_a_name_bound_before_admodes_refuses_clearly():
+    # `from scipy.special import logsumexp` before `import admodes` binds scipy's own
+    # function: it refuses a traced value (no silent derivative loss)
+    original = sc.logsumexp.__admodes_original__
+    with pytest.raises(TypeError, match="traced value cannot become"):
+        grad(lambda v: original(v))(X)
+    from scipy.special import logsumexp  # bound now: admodes' wrapper
+    assert grad(lambda v: logsumexp(v))(X) == pytest.approx(sc.softmax(X), rel=1e-12)
 
 
 def test_polygamma_and_digamma_orders():
