@@ -193,16 +193,58 @@ def array_function(self, func, types, args, kwargs):
     return handler(*args, **kwargs)
 
 
+_UFUNC_REDUCTIONS = {np.add: np.sum, np.multiply: np.prod, np.maximum: np.max,
+                     np.minimum: np.min}
+
+
+def _scan(ufunc, array, axis=0, dtype=None, out=None):
+    """ufunc.accumulate for an associative ufunc: log2(n) rounds of combining each element
+    with the one ``shift`` before it (Hillis and Steele), each round a registered op."""
+    name = f"np.{ufunc.__name__}.accumulate"
+    _refuse_out(name, out)
+    if dtype is not None:
+        array = _astype(array, dtype)
+    nd = ndim_of(array)
+    if nd == 0:
+        raise TypeError("cannot perform accumulation with a 0-d array")  # numpy's words
+    ax = normalize_axis(axis, nd)[0]
+    y = moveaxis(array, ax, -1)
+    n, shift = shape_of(y)[-1], 1
+    while shift < n:
+        head = _ops.getitem(y, (Ellipsis, slice(None, shift)))
+        tail = ufunc(_ops.getitem(y, (Ellipsis, slice(shift, None))),
+                     _ops.getitem(y, (Ellipsis, slice(None, n - shift))))
+        y = concatenate([head, tail], axis=-1)
+        shift *= 2
+    return moveaxis(y, -1, ax)
+
+
 def dispatch_ufunc(ufunc, method, inputs, kwargs):
     inputs = [np.asarray(x) if isinstance(x, (list, tuple)) else x for x in inputs]
+    if method == "reduce" and ufunc in _UFUNC_REDUCTIONS:
+        (array,) = inputs
+        kwargs.setdefault("axis", 0)  # a ufunc reduces axis 0 unless told
+        return HANDLERS[_UFUNC_REDUCTIONS[ufunc]](array, **kwargs)
+    if method == "accumulate" and ufunc in _UFUNC_REDUCTIONS:
+        return _scan(ufunc, *inputs, **kwargs)
     if method != "__call__":
         raise _unsupported(f"np.{ufunc.__name__}.{method}")
+    where = kwargs.pop("where", True)
+    if not _is_true(where):
+        raise TypeError(f"np.{ufunc.__name__}(..., where=...) is not supported on traced "
+                        f"values: without out= numpy leaves the elements where= excludes "
+                        f"uninitialised; use np.where(mask, np.{ufunc.__name__}(...), other)")
+    dtype = kwargs.pop("dtype", None)
     extra = {k: v for k, v in kwargs.items() if v is not None}
     if extra:
         raise TypeError(
             f"np.{ufunc.__name__} on traced values takes no keyword arguments "
             f"(got {sorted(extra)})"
         )
+    if dtype is not None:  # numpy computes in dtype: cast the inputs (float dtypes only)
+        dtype = np.dtype(dtype)
+        inputs = [_astype(x, dtype) if isinstance(x, Tracer) else np.asarray(x, dtype)
+                  for x in inputs]
     op = UFUNCS.get(ufunc)
     if op is not None:
         return op(*inputs)
@@ -236,18 +278,65 @@ def dispatch_function(func, args, kwargs):
 # -- parameter normalisation ----------------------------------------------------------
 
 
+# what where= fills the elements it leaves out with, and how initial= joins the result
+_REDUCE_FILL = {"sum": 0.0, "mean": 0.0, "prod": 1.0, "max": -np.inf, "min": np.inf}
+_REDUCE_INITIAL = {"sum": operator.add, "prod": operator.mul,
+                   "max": lambda r, v: np.maximum(r, v), "min": lambda r, v: np.minimum(r, v)}
+
+
 def _reduce(name):
     op, func = OPS[name], f"np.{name}"
 
     def handler(a, axis=None, dtype=None, out=None, keepdims=False, initial=_NOT_GIVEN,
                 where=_NOT_GIVEN):
-        if out is not None or initial is not _NOT_GIVEN or where is not _NOT_GIVEN:
-            _refuse_out(func, out)
-            _refuse(func, initial=initial is not _NOT_GIVEN,
-                    where=where is not _NOT_GIVEN and not _is_true(where))
+        _refuse_out(func, out)
         if dtype is not None:  # numpy reduces in dtype: cast first (float dtypes only)
             a = _astype(a, dtype)
-        return op(a, axis=normalize_axis(axis, ndim_of(a)), keepdims=bool(keepdims))
+        axes = normalize_axis(axis, ndim_of(a))
+        keepdims = bool(keepdims)
+        if initial is _NOT_GIVEN and where is _NOT_GIVEN:  # the common case
+            return op(a, axis=axes, keepdims=keepdims)
+        has_initial = initial is not _NOT_GIVEN and initial is not np._NoValue
+        if has_initial:
+            if name == "mean":
+                raise TypeError("mean() got an unexpected keyword argument 'initial'")
+            if isinstance(initial, Tracer):
+                raise TypeError(f"{func}(..., initial=...) must not be traced")
+            # a Python scalar, which numpy casts to the reduction's dtype (and which
+            # does not promote float32)
+            initial = float(np.asarray(initial).item())
+        count = None
+        if where is not _NOT_GIVEN and where is not np._NoValue and not _is_true(where):
+            mask = np.asarray(concrete(where), dtype=bool)
+            shape = shape_of(a)
+            if np.broadcast_shapes(mask.shape, shape) != shape:
+                raise ValueError(f"{func}: where= of shape {mask.shape} does not broadcast "
+                                 f"to the input's shape {shape}")
+            if name in ("max", "min") and not has_initial:
+                ufunc = "maximum" if name == "max" else "minimum"
+                raise ValueError(f"reduction operation '{ufunc}' does not have an "
+                                 f"identity, so to use a where mask one has to specify "
+                                 f"'initial'")
+            # the elements left out become the reduction's identity
+            a = np.where(mask, a, _REDUCE_FILL[name])
+            if name == "mean":
+                count = np.sum(np.broadcast_to(mask, shape), axis=axes, keepdims=keepdims)
+        reduced = math.prod(shape_of(a)[ax] for ax in axes)
+        if name == "mean" and count is not None:
+            total = OPS["sum"](a, axis=axes, keepdims=keepdims)
+            with np.errstate(invalid="ignore", divide="ignore"):  # numpy's nan, warned
+                if np.any(count == 0):
+                    import warnings
+                    warnings.warn("Mean of empty slice.", RuntimeWarning, stacklevel=2)
+                return total / np.asarray(count, dtype=result_dtype(total))
+        if reduced == 0 and has_initial and name in ("max", "min"):
+            # nothing to reduce: numpy's answer is initial itself, a constant
+            out_shape = np.shape(np.sum(np.zeros(shape_of(a)), axis=axes, keepdims=keepdims))
+            return np.full(out_shape, initial, dtype=result_dtype(a))
+        r = op(a, axis=axes, keepdims=keepdims)
+        if has_initial:
+            r = _REDUCE_INITIAL[name](r, initial)
+        return r
 
     return handler
 
@@ -754,6 +843,42 @@ class NumpyMethods:
     def trace(self, offset=0, axis1=0, axis2=1, dtype=None, out=None):
         return HANDLERS[np.trace](self, offset, axis1, axis2, dtype, out)
 
+    # issue 11: %, //, divmod (floor division has no derivative: a plain value)
+    __mod__, __rmod__ = _op("remainder"), _op("remainder", True)
+
+    def __floordiv__(self, other):
+        return np.floor_divide(self, other)
+
+    def __rfloordiv__(self, other):
+        return np.floor_divide(other, self)
+
+    def __divmod__(self, other):
+        return self // other, self % other
+
+    def __rdivmod__(self, other):
+        return other // self, other % self
+
+    def sort(self, axis=-1, kind=None, order=None, *, stable=None):
+        raise TypeError("x.sort() sorts in place, and a traced array is never modified in "
+                        "place: use x = np.sort(x)")
+
+    def argsort(self, axis=-1, kind=None, order=None, *, stable=None):
+        return np.argsort(concrete(self), axis, kind, order, stable=stable)
+
+    def conj(self):
+        return self  # traced values are real
+
+    conjugate = conj
+
+    @property
+    def real(self):
+        return self
+
+    @property
+    def imag(self):
+        return np.zeros_like(concrete(self))
+
 
 from . import linalg as _linalg  # noqa: E402,F401
 from . import numpy_arrays as _numpy_arrays  # noqa: E402,F401
+from . import numpy_selection as _numpy_selection  # noqa: E402,F401

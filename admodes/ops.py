@@ -132,6 +132,60 @@ elementwise("where", np.where,
             [None, Select(lambda c, x, y, out: _truth(c)),
              Select(lambda c, x, y, out: ~_truth(c))])
 elementwise("clip", np.clip, [_clip_dx, _clip_dlo, _clip_dhi])
+
+
+def _sinc_d(x, out):
+    """sinc'(x) = (cos(pi x) - sinc(x)) / x, by its Taylor series near 0 (where the
+    quotient cancels), so that every order of derivative is right at 0 too."""
+    z = math.pi * x
+    z2 = z * z
+    series = math.pi * z * (-1 / 3 + z2 * (1 / 30 + z2 * (-1 / 840 + z2 * (1 / 45360))))
+    near = np.abs(concrete(z)) < 0.1
+    if not np.any(near):
+        return (np.cos(z) - out) / x
+    safe = np.where(near, 1.0, x)
+    return np.where(near, series, (np.cos(z) - out) / safe)
+
+
+def _fmod_quotient(x, y, out):
+    # the integer quotient fmod used: (x - out) / y is it up to rounding
+    return np.rint((concrete(x) - concrete(out)) / concrete(y))
+
+
+# issue 11, elementwise extras. Where a partial is infinite at a finite primal (cbrt at 0,
+# arccosh at 1, arctanh at +-1, hypot and arctan2 at the origin) the op is singular=True:
+# an exactly-zero tangent gives 0 there, any other tangent the honest infinity.
+elementwise("arctan2", np.arctan2, [lambda y, x, out: _divide(x, x * x + y * y),
+                                    lambda y, x, out: _divide(-y, x * x + y * y)],
+            flops=20, singular=True)
+elementwise("hypot", np.hypot, [lambda x, y, out: _divide(x, out),
+                                lambda x, y, out: _divide(y, out)], flops=10, singular=True)
+elementwise("arcsinh", np.arcsinh, [lambda x, out: 1 / np.sqrt(1 + x * x)], flops=10)
+elementwise("arccosh", np.arccosh, [lambda x, out: _divide(1.0, np.sqrt(x * x - 1))],
+            flops=10, singular=True)
+elementwise("arctanh", np.arctanh, [lambda x, out: _divide(1.0, 1 - x * x)], flops=10,
+            singular=True)
+elementwise("cbrt", np.cbrt, [lambda x, out: _divide(1.0, 3 * (out * out))], flops=10,
+            singular=True)
+# |x|'s convention: sign(0) = 0
+elementwise("fabs", np.fabs, [lambda x, out: np.sign(x)])
+# copysign(x, y) = |x| sgn(y): derivative sign(x) sgn(y) in x (0 at x = 0, as for abs);
+# piecewise constant in y (its jump at y = 0 gets no derivative)
+elementwise("copysign", np.copysign,
+            [lambda x, y, out: np.sign(x) * np.copysign(1.0, concrete(y)), None])
+elementwise("logaddexp2", np.logaddexp2,
+            [lambda x, y, out: np.exp2(x - out), lambda x, y, out: np.exp2(y - out)],
+            flops=20)
+# np.sinc is a Python function, not a ufunc: numpy_selection maps it here
+elementwise("sinc", None, [_sinc_d], flops=20, impl=np.sinc)
+# remainder(x, y) = x - floor(x / y) y and fmod(x, y) = x - trunc(x / y) y: slope 1 in x
+# and minus the (piecewise constant) quotient in y; at a jump, the derivative of the piece
+# numpy's value lies on (the quotient numpy used)
+elementwise("remainder", np.remainder,
+            [1.0, lambda x, y, out: -np.floor_divide(concrete(x), concrete(y))])
+elementwise("fmod", np.fmod, [1.0, lambda x, y, out: -_fmod_quotient(x, y, out)])
+nondiff("heaviside", np.heaviside)  # piecewise constant: zero derivative (none at 0)
+nondiff("floor_divide", np.floor_divide)
 # -- more elementwise ops go here -------------------------------------------------------
 
 

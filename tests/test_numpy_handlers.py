@@ -86,17 +86,7 @@ def test_a_traced_out_of_a_function_without_derivative_is_refused():
 MASK = np.array([True, False, True])
 
 UNIMPLEMENTED_KEYWORDS = [
-    pytest.param(lambda x: np.sum(x, initial=1.0), "initial", id="np.sum initial"),
-    pytest.param(lambda x: np.sum(x, where=MASK), "where", id="np.sum where"),
-    pytest.param(lambda x: np.mean(x, where=MASK), "where", id="np.mean where"),
-    pytest.param(lambda x: np.prod(x, initial=2.0, where=MASK), "initial=..., where",
-                 id="np.prod initial and where"),
-    pytest.param(lambda x: np.max(x, initial=5.0), "initial", id="np.max initial"),
-    pytest.param(lambda x: np.min(x, where=MASK, initial=5.0), "initial=..., where",
-                 id="np.min where"),
-    pytest.param(lambda x: x.sum(initial=1.0), "initial", id="x.sum initial"),
-    pytest.param(lambda x: x.max(where=MASK, initial=0.0), "initial=..., where",
-                 id="x.max where"),
+    # initial= and where= on the reductions are implemented (tests/test_numpy_selection.py)
     pytest.param(lambda x: np.clip(x, 0.0, 1.0, where=MASK), "where", id="np.clip where"),
     pytest.param(lambda x: np.clip(x, 0.0, 1.0, casting="unsafe"), "casting",
                  id="np.clip casting"),
