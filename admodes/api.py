@@ -16,12 +16,12 @@ import numpy as np
 
 from .core import (
     Tracer,
-    concrete,
     counting,
     describe_origin,
     escaped,
     note,
     note_tape,
+    peek,
     result_dtype,
 )
 from .forward import Dual, ForwardTrace
@@ -38,15 +38,15 @@ def _check_like(t: Any, p: Any, what: str, batch: tuple[int, ...] = ()) -> Any:
     if isinstance(t, (str, bytes)) or t is None:
         raise TypeError(f"{what} has type {type(t).__name__}; expected an array of shape "
                         f"{batch + np.shape(p)} and dtype {result_dtype(p)}")
-    _check_subclass(concrete(t), what)
+    _check_subclass(peek(t), what)
     expected = batch + np.shape(p)
     if np.shape(t) != expected:
         raise ValueError(f"{what} has shape {np.shape(t)}, expected {expected} (the shape "
                          f"of its primal); tangents and cotangents are never broadcast")
     pdt = result_dtype(p)
-    c = concrete(t)
+    c = peek(t)
     if isinstance(c, (float, int)) and not isinstance(c, bool):
-        return t if isinstance(concrete(p), float) else np.asarray(t, dtype=pdt)
+        return t if isinstance(peek(p), float) else np.asarray(t, dtype=pdt)
     tdt = result_dtype(t)
     if tdt != pdt:
         raise TypeError(f"{what} has dtype {tdt}, expected {pdt} (the dtype of its primal)")
@@ -304,7 +304,7 @@ def _check_scalar_output(out: Any, name: str) -> None:
     if isinstance(out, (tuple, list, dict)):
         raise TypeError(f"{name} needs a function with one scalar output, got a "
                         f"{type(out).__name__}; use jacrev or vjp for several outputs")
-    c = concrete(out)
+    c = peek(out)
     shape = np.shape(c)
     if shape != ():
         raise TypeError(f"{name} needs a scalar output, got an output of shape {shape}; "
@@ -332,7 +332,7 @@ def value_and_grad(fun: Callable, argnums: int | Sequence[int] = 0) -> Callable:
         out_tree, outs, pullback, _ = record(flat_fun, leaves, ("grad", fun))
         out = tree_unflatten(out_tree, outs)
         _check_scalar_output(out, "grad")
-        seed = 1.0 if isinstance(concrete(out), float) else np.ones((), result_dtype(out))
+        seed = 1.0 if isinstance(peek(out), float) else np.ones((), result_dtype(out))
         cts = pullback([seed])
         grads = tree_unflatten(treedef, [_result(g, p) for p, g in zip(leaves, cts)])
         return out, grads[0] if single else grads

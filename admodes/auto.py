@@ -27,7 +27,7 @@ from typing import Any
 import numpy as np
 
 from .api import _argnums, _check_chunk_size, _partial_args, jacfwd, jacrev, record
-from .core import concrete
+from .core import peek
 
 DEFAULT_MEMORY_LIMIT = 256 * 2**20  # bytes of tangents or cotangents in one sweep
 # Live intermediates of one direction, as a multiple of the largest one the tape records:
@@ -95,13 +95,13 @@ def choose(n: int, m: int, bytes_per_direction: int,
 
 
 def _nbytes(v: Any) -> int:
-    v = concrete(v)
+    v = peek(v)
     return v.nbytes if isinstance(v, (np.ndarray, np.generic)) else 8
 
 
 def _signature(leaves: list[Any], args: tuple, nums: tuple[int, ...]) -> tuple:
     rest = tuple(type(a).__name__ if i not in nums else "" for i, a in enumerate(args))
-    return tuple((np.shape(x), np.result_type(concrete(x)).str) for x in leaves) + rest
+    return tuple((np.shape(x), np.result_type(peek(x)).str) for x in leaves) + rest
 
 
 def jacobian(fun: Callable[..., Any], argnums: int | Sequence[int] = 0, *,
@@ -137,7 +137,7 @@ def jacobian(fun: Callable[..., Any], argnums: int | Sequence[int] = 0, *,
         if choice is None:
             _, outs, _, tape = record(flat_fun, leaves, ("jacobian", fun))
             n = sum(int(np.size(x)) for x in leaves)
-            m = sum(int(np.size(concrete(o))) for o in outs)
+            m = sum(int(np.size(peek(o))) for o in outs)
             largest = max([_nbytes(node[3]) for node in tape.nodes] + [8])
             choice = choose(n, m, LIVE_FACTOR * largest, memory_limit)
             choices[key] = choice

@@ -39,6 +39,7 @@ class Tracer:
 
     __slots__ = ()
     __array_priority__ = 1000
+    _stage = False  # True for the values of a jit staging (admodes.jit), which record ops
     _level: int
     _trace: Any
     primal: Any
@@ -155,8 +156,30 @@ def result_dtype(value: Any) -> np.dtype:
 
 
 def concrete(value: Any) -> Any:
-    """Strip every level of tracing: the plain numpy value underneath."""
+    """Strip every level of tracing: the plain numpy value underneath.
+
+    Code that takes this value into Python (a decision, an index, a mask kept as a
+    constant) makes a staged program depend on it: under ``admodes.jit`` the value is
+    recorded as a guard, and a replay that sees another value stages again. For shapes,
+    dtypes and types use ``peek``; for a value that goes back into numpy, ``strip``."""
     while isinstance(value, Tracer):
+        if value._stage:
+            value._trace.guard_value(value)
+        value = value.primal
+    return value
+
+
+def peek(value: Any) -> Any:
+    """The plain value underneath, for its type, shape and dtype only (never a guard)."""
+    while isinstance(value, Tracer):
+        value = value.primal
+    return value
+
+
+def strip(value: Any) -> Any:
+    """``value`` without its derivative levels: the plain value, or the staged value of a
+    jit staging beneath them (so ops on it are still recorded)."""
+    while isinstance(value, Tracer) and not value._stage:
         value = value.primal
     return value
 
@@ -194,6 +217,9 @@ class OpCount:
     reverse_sweeps: int = 0
     tape_length: int = 0
     tape_bytes: int = 0
+    stagings: int = 0  # admodes.jit: functions staged into programs
+    replays: int = 0  # programs run instead of their function
+    guard_failures: int = 0  # replays that saw another outcome and staged again
     # the thread that opened the block: work done by other threads meanwhile is theirs
     thread: int = field(default_factory=threading.get_ident, repr=False, compare=False)
 
@@ -358,7 +384,7 @@ def bind(op, *args, **params):
         if _counters:
             _note_op(op, args, params)
         return op.impl(*args, **params)
-    if op.nondiff:
-        return bind(op, *[concrete(a) for a in args], **params)
+    if op.nondiff and not top._stage:  # no derivative: only a staging still sees the op
+        return bind(op, *[strip(a) for a in args], **params)
     return top._trace.process(op, args, params)
 

@@ -6,14 +6,14 @@ from typing import Any
 
 import numpy as np
 
-from .core import Tracer, concrete, escaped
+from .core import Tracer, escaped, peek
 
 
 def _check_input(x: Any, what: str) -> Any:
     """A differentiable input must be a real float scalar or array."""
     if isinstance(x, Tracer) and not x._trace.active:
         raise escaped(x)
-    c = concrete(x)
+    c = peek(x)
     _check_subclass(c, what)
     if isinstance(c, (bool, np.bool_)) or (isinstance(c, np.ndarray) and c.dtype == bool):
         raise TypeError(f"{what} is boolean ({_describe(c)}); derivatives need float "

@@ -18,7 +18,7 @@ from typing import Any
 import numpy as np
 
 from . import ops as _ops  # noqa: F401  (the entries: OPS is complete from here on)
-from .core import NO_PARAMS, Tracer, bind, concrete, holds_tracer, result_dtype
+from .core import NO_PARAMS, Tracer, bind, concrete, holds_tracer, peek, result_dtype, strip
 from .registry import FUNCTIONS, OPS, UFUNCS
 from .shapes import index_params, ndim_of, normalize_axis, shape_of
 
@@ -37,7 +37,7 @@ def _nan_ignoring(pick: Callable) -> Callable:
         return (0.0 if nan else v) if isinstance(v, float) else np.where(nan, 0.0, v)
 
     def composite(x, y):
-        x_nan, y_nan = np.isnan(concrete(x)), np.isnan(concrete(y))
+        x_nan, y_nan = np.isnan(strip(x)), np.isnan(strip(y))
         if not (np.any(x_nan) or np.any(y_nan)):
             return pick(x, y)
         picked = pick(np.where(x_nan, zero_nans(y, y_nan), x),
@@ -146,7 +146,7 @@ def lift_objects(a: Any) -> Any:
             raise TypeError("an object array holds a traced value that is not a scalar; "
                             "build the array with np.stack or np.concatenate instead")
     # the dtype numpy gives these values (float32 stays float32; a Python float promotes)
-    dtype = np.array([concrete(e) for e in items]).dtype
+    dtype = np.array([peek(e) for e in items]).dtype
     if dtype.kind != "f":
         raise TypeError(f"an object array of traced values and {dtype} values cannot become "
                         f"one traced array: only float arrays carry derivatives")
@@ -612,17 +612,17 @@ def copy(a, order="K", subok=False):
 
 @handles(np.shape)
 def shape(a):
-    return np.shape(concrete(a))
+    return np.shape(peek(a))
 
 
 @handles(np.ndim)
 def ndim(a):
-    return np.ndim(concrete(a))
+    return np.ndim(peek(a))
 
 
 @handles(np.size)
 def size(a, axis=None):
-    return np.size(concrete(a), axis)
+    return np.size(peek(a), axis)
 
 
 def _out_position(func) -> int | None:
@@ -662,9 +662,9 @@ HANDLERS[np.empty_like] = _on_concrete(np.zeros_like, "np.empty_like")
 def full_like(a, fill_value, *args, **kwargs):
     # dtype, order, subok, shape and device go to numpy, which builds the result
     if not isinstance(fill_value, Tracer):
-        return np.full_like(concrete(a), fill_value, *args, **kwargs)
+        return np.full_like(peek(a), fill_value, *args, **kwargs)
     # a traced fill keeps its derivative: broadcast to numpy's result, in its dtype
-    like = np.empty_like(concrete(a), *args, **kwargs)
+    like = np.empty_like(peek(a), *args, **kwargs)
     return _astype(broadcast_to(fill_value, like.shape), like.dtype)
 
 
@@ -760,8 +760,27 @@ def _pow(self, other, modulo=None):
     return OPS["power"](self, other)
 
 
+def _check_mask(x: Any, symbol: str) -> None:
+    if result_dtype(x) != np.bool_:
+        raise TypeError(f"{symbol} on a traced value of dtype {result_dtype(x)}: admodes "
+                        f"applies &, |, ^ and ~ to boolean masks only")
+
+
+def _mask_op(ufunc, symbol: str):
+    # symmetric ops: the order of the operands does not matter
+    def method(self, other):
+        _check_mask(self, symbol)
+        if not isinstance(other, Tracer) and np.result_type(other) != np.bool_:
+            raise TypeError(f"{symbol} of a boolean mask with a {np.result_type(other)} "
+                            f"value: admodes applies it to boolean masks only")
+        return ufunc(strip(self), strip(other))
+
+    return method
+
+
 def _nondiff_op(ufunc):
-    return lambda self, other: ufunc(concrete(self), concrete(other))
+    # no derivative: a staging beneath (admodes.jit) still records the comparison
+    return lambda self, other: ufunc(strip(self), strip(other))
 
 
 class NumpyMethods:
@@ -793,6 +812,15 @@ class NumpyMethods:
     __gt__, __ge__ = _nondiff_op(np.greater), _nondiff_op(np.greater_equal)
     __eq__, __ne__ = _nondiff_op(np.equal), _nondiff_op(np.not_equal)
     __hash__ = Tracer.__hash__  # defining __eq__ would otherwise unset it
+    # &, |, ^ and ~ of boolean masks (a staged mask under admodes.jit), as numpy's
+    # logical ops, which agree with the bitwise ones on booleans
+    __and__, __rand__ = _mask_op(np.logical_and, "&"), _mask_op(np.logical_and, "&")
+    __or__, __ror__ = _mask_op(np.logical_or, "|"), _mask_op(np.logical_or, "|")
+    __xor__, __rxor__ = _mask_op(np.logical_xor, "^"), _mask_op(np.logical_xor, "^")
+
+    def __invert__(self):
+        _check_mask(self, "~")
+        return np.logical_not(strip(self))
 
     def __getitem__(self, key):
         return OPS["getitem"](self, **index_params(self.shape, key))
@@ -876,7 +904,7 @@ class NumpyMethods:
 
     @property
     def imag(self):
-        return np.zeros_like(concrete(self))
+        return np.zeros_like(peek(self))
 
 
 from . import linalg as _linalg  # noqa: E402,F401

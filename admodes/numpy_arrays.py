@@ -19,7 +19,7 @@ from typing import Any
 import numpy as np
 from numpy._core.einsumfunc import _parse_einsum_input
 
-from .core import Tracer, concrete, result_dtype
+from .core import Tracer, concrete, peek, result_dtype, strip
 from .numpy_api import (
     _NOT_GIVEN,
     _astype,
@@ -66,7 +66,7 @@ def einsum(*operands, out=None, optimize=False, dtype=None, order="K", casting="
             casting=casting != "safe")
     # numpy's own parser: '...' expanded to letters, the implicit output, the sublist form
     ins, out_sub, _ = _parse_einsum_input(
-        [concrete(o) if isinstance(o, Tracer) else o for o in operands])
+        [peek(o) if isinstance(o, Tracer) else o for o in operands])
     if isinstance(operands[0], str):
         values = list(operands[1:])
     else:  # op0, sublist0, op1, sublist1, ..., [output sublist]
@@ -118,7 +118,7 @@ def std(a, axis=None, dtype=None, out=None, ddof=0, keepdims=False, *, where=_NO
     a, axis, ddof, keepdims = _moments_args("np.std", a, axis, dtype, out, ddof, keepdims,
                                             where, mean, correction)
     v = _var(a, axis, ddof, keepdims)
-    zero = concrete(v) == 0
+    zero = strip(v) == 0
     if not np.any(zero):
         return np.sqrt(v)
     # zero variance: std is 0 and so is its derivative (never sqrt'(0) * 0 = nan)
@@ -479,7 +479,7 @@ def average(a, axis=None, weights=None, returned=False, *, keepdims=_NOT_GIVEN):
         # numpy weighs (and sums the weights) in the result dtype
         w = _astype(w, dtype) if isinstance(w, Tracer) else w.astype(dtype)
         scl = np.sum(w, axis=red, keepdims=kd)
-        if np.any(concrete(scl) == 0.0):
+        if np.any(strip(scl) == 0.0):
             raise ZeroDivisionError("Weights sum to zero, can't be normalized")
         avg = np.sum(a * w, axis=red, keepdims=kd) / scl
     if returned:
@@ -605,7 +605,7 @@ def cross(a, b, axisa=-1, axisb=-1, axisc=-1, axis=None):
     if axis is not None:
         axisa = axisb = axisc = axis
     # numpy's checks, warnings and result shape, on the plain values
-    np.cross(concrete(a), concrete(b), axisa, axisb, axisc)
+    np.cross(peek(a), peek(b), axisa, axisb, axisc)
     a = moveaxis(a, axisa, -1) if ndim_of(a) else a
     b = moveaxis(b, axisb, -1) if ndim_of(b) else b
     a0, a1 = a[..., 0], a[..., 1]

@@ -16,7 +16,7 @@ from typing import Any
 
 import numpy as np
 
-from .core import concrete, result_dtype
+from .core import Tracer, result_dtype, strip
 from .registry import (
     OPS,
     Op,
@@ -57,7 +57,8 @@ def _step(z: Any) -> Any:
 
 
 def _truth(cond):
-    return np.asarray(concrete(cond)) != 0
+    c = strip(cond)  # a mask: constant to derivatives, recorded by a jit staging
+    return c != 0 if isinstance(c, Tracer) else np.asarray(c) != 0
 
 
 def _safe_log(x):
@@ -140,7 +141,7 @@ def _sinc_d(x, out):
     z = math.pi * x
     z2 = z * z
     series = math.pi * z * (-1 / 3 + z2 * (1 / 30 + z2 * (-1 / 840 + z2 * (1 / 45360))))
-    near = np.abs(concrete(z)) < 0.1
+    near = np.abs(strip(z)) < 0.1
     if not np.any(near):
         return (np.cos(z) - out) / x
     safe = np.where(near, 1.0, x)
@@ -149,7 +150,7 @@ def _sinc_d(x, out):
 
 def _fmod_quotient(x, y, out):
     # the integer quotient fmod used: (x - out) / y is it up to rounding
-    return np.rint((concrete(x) - concrete(out)) / concrete(y))
+    return np.rint((strip(x) - strip(out)) / strip(y))
 
 
 # issue 11, elementwise extras. Where a partial is infinite at a finite primal (cbrt at 0,
@@ -172,7 +173,7 @@ elementwise("fabs", np.fabs, [lambda x, out: np.sign(x)])
 # copysign(x, y) = |x| sgn(y): derivative sign(x) sgn(y) in x (0 at x = 0, as for abs);
 # piecewise constant in y (its jump at y = 0 gets no derivative)
 elementwise("copysign", np.copysign,
-            [lambda x, y, out: np.sign(x) * np.copysign(1.0, concrete(y)), None])
+            [lambda x, y, out: np.sign(x) * np.copysign(1.0, strip(y)), None])
 elementwise("logaddexp2", np.logaddexp2,
             [lambda x, y, out: np.exp2(x - out), lambda x, y, out: np.exp2(y - out)],
             flops=20)
@@ -182,7 +183,7 @@ elementwise("sinc", None, [_sinc_d], flops=20, impl=np.sinc)
 # and minus the (piecewise constant) quotient in y; at a jump, the derivative of the piece
 # numpy's value lies on (the quotient numpy used)
 elementwise("remainder", np.remainder,
-            [1.0, lambda x, y, out: -np.floor_divide(concrete(x), concrete(y))])
+            [1.0, lambda x, y, out: -np.floor_divide(strip(x), strip(y))])
 elementwise("fmod", np.fmod, [1.0, lambda x, y, out: -_fmod_quotient(x, y, out)])
 nondiff("heaviside", np.heaviside)  # piecewise constant: zero derivative (none at 0)
 nondiff("floor_divide", np.floor_divide)
@@ -307,7 +308,7 @@ def _extremum_partial(x, out, axis):
 
 def _prod_partial(x, out, axis):
     # the product of the other elements; out / x only where that divides by no zero
-    if not np.any(concrete(x) == 0):
+    if not np.any(strip(x) == 0):
         return out / x
     return _prod_of_others(x, axis)
 
@@ -503,7 +504,7 @@ def _cumprod_weights(x):
 
 def _cumprod_jvp(primals, tangents, out, params):
     (x,), (t,) = primals, tangents
-    if not np.any(concrete(x) == 0):
+    if not np.any(strip(x) == 0):
         return out * OPS["cumsum"](t / x, axis=-1)
     w = _cumprod_weights(x)  # [j, k]
     return np.sum(w * np.expand_dims(t, -1), axis=-2)
@@ -511,7 +512,7 @@ def _cumprod_jvp(primals, tangents, out, params):
 
 def _cumprod_vjp(ct, primals, out, params, wanted):
     (x,) = primals
-    if not np.any(concrete(x) == 0):
+    if not np.any(strip(x) == 0):
         return [_reverse(OPS["cumsum"](_reverse(ct * out, -1), axis=-1), -1) / x]
     w = _cumprod_weights(x)
     return [np.sum(w * np.expand_dims(ct, -2), axis=-1)]

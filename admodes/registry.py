@@ -34,7 +34,7 @@ from typing import Any
 
 import numpy as np
 
-from .core import Tracer, bind, concrete, result_dtype
+from .core import Tracer, bind, result_dtype, strip
 from .shapes import (
     align,
     broadcast_core,
@@ -110,17 +110,17 @@ def _guarded_product(d: Any, t: Any) -> Any:
     Only those elements are replaced, and only in d, through a constant mask: the product
     keeps its derivatives (for outer levels) everywhere else, including where t is an
     exact zero whose own derivative is not (1 / (1 + x * x) at x = 0)."""
-    dc = concrete(d)
+    dc = strip(d)  # masks from values, still recorded by a jit staging beneath
     if type(dc) is float:
         if math.isfinite(dc):
             return d * t
         finite = np.False_
     else:
         finite = np.isfinite(dc)
-        if finite.all():
+        if np.all(finite):
             return d * t
-    bad = ~finite & (concrete(t) == 0)
-    if not bad.any():
+    bad = ~finite & (strip(t) == 0)
+    if not np.any(bad):
         return d * t  # inf times a real move: the honest answer is infinite
     return np.where(bad, 0.0, d) * t
 

@@ -32,10 +32,10 @@ from .core import (
     _counters,
     bind,
     check_constant,
-    concrete,
     escaped,
     new_level,
     note,
+    peek,
 )
 from .counting import counted_sum, counted_vjp
 from .inputs import _check_input
@@ -113,7 +113,7 @@ class Tape:
         total = 0
         for _, _, primals, out, _, _ in self.nodes:
             for v in (*primals, out):
-                v = concrete(v)
+                v = peek(v)
                 if id(v) in seen:
                     continue
                 seen.add(id(v))
@@ -266,7 +266,7 @@ class Var(NumpyMethods, Tracer):
         ``seed``, by default 1 for a scalar) for every value ``v`` on the same tape. Each call
         starts afresh: gradients are replaced, never accumulated across calls."""
         tape = self._trace
-        primal = concrete(self.primal)
+        primal = peek(self.primal)
         if seed is None:
             if np.shape(primal) != ():
                 raise TypeError(f"backward() without a seed needs a scalar value; this one "
@@ -298,12 +298,12 @@ class Var(NumpyMethods, Tracer):
 
 
 def _zeros_like(v: Any) -> Any:
-    v = concrete(v)
+    v = peek(v)
     return 0.0 if type(v) is float else np.zeros(np.shape(v), np.result_type(v))
 
 
 def _short(v: Any) -> str:
-    v = concrete(v)
+    v = peek(v)
     if isinstance(v, float):
         return f"{v:.6g}"
     return np.array2string(np.asarray(v), precision=4, threshold=6)

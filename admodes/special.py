@@ -20,7 +20,7 @@ from typing import Any
 
 import numpy as np
 
-from .core import Tracer, concrete, result_dtype
+from .core import Tracer, concrete, peek, result_dtype, strip
 from .registry import OPS, _divide, elementwise, explicit
 
 try:
@@ -50,7 +50,7 @@ def _polygamma_vjp(ct, primals, out, n):
 def _x_over(x, y):
     """x / y, with y replaced by 1 where both are 0 (x log y is 0 along x = 0 for every
     y, so its slope in y is 0 there, and 0 / 0 would be NaN)."""
-    both = (concrete(x) == 0) & (concrete(y) == 0)
+    both = (strip(x) == 0) & (strip(y) == 0)
     if not np.any(both):
         return _divide(x, y)
     return x / np.where(both, 1.0, y)
@@ -109,7 +109,7 @@ def logsumexp(a, axis=None, b=None, keepdims=False, return_sign=False):
     if b is not None:
         e = b * e
     s = np.sum(e, axis=axis, keepdims=keepdims)
-    m_out = m if keepdims else np.reshape(m, np.shape(concrete(s)))
+    m_out = m if keepdims else np.reshape(m, np.shape(peek(s)))
     with np.errstate(divide="ignore", invalid="ignore"):
         if return_sign:
             sign = np.sign(concrete(s))
@@ -137,7 +137,7 @@ def polygamma(n, x):
     if orders.size != 1 or orders[0] != int(orders[0]) or orders[0] < 0:
         raise TypeError("scipy.special.polygamma on traced values takes one non-negative "
                         "integer order n")
-    want = np.asarray(_ORIGINALS["polygamma"](n, concrete(x)))  # scipy's shape and dtype
+    want = np.asarray(_ORIGINALS["polygamma"](n, peek(x)))  # scipy's shape and dtype
     k = int(orders[0])
     # scipy: digamma in x's dtype for n = 0, the others in float64; the result in float64
     if k == 0:
@@ -148,7 +148,7 @@ def polygamma(n, x):
         r = OPS["polygamma"](x, n=k)
     if result_dtype(r) != want.dtype:
         r = r.astype(want.dtype)
-    return r if np.shape(concrete(r)) == want.shape else np.broadcast_to(r, want.shape)
+    return r if np.shape(peek(r)) == want.shape else np.broadcast_to(r, want.shape)
 
 
 def _wrap(original, ours):
