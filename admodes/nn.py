@@ -36,6 +36,7 @@ import pandas as pd
 
 from .api import grad, jacfwd, jvp
 from .core import count_ops
+from .staging import jit as _jit
 from .tree import tree_flatten, tree_map, tree_unflatten
 
 ACTIVATIONS = ("relu", "tanh")
@@ -526,7 +527,7 @@ def forward_gradient_along(model: Model, params: Any, X: np.ndarray, y: np.ndarr
 
 def gradient_function(model: Model, mode: str = "reverse",
                       forward_strategy: str = "vectorized",
-                      chunk_size: int | None = None) -> Callable[..., Any]:
+                      chunk_size: int | None = None, jit: bool = False) -> Callable[..., Any]:
     """``g(params, X, y, rng)``: the gradient of ``model.loss`` at ``params`` by ``mode``.
 
     - ``"reverse"``: one recording and one reverse sweep (``admodes.grad``);
@@ -538,6 +539,9 @@ def gradient_function(model: Model, mode: str = "reverse",
 
     ``chunk_size`` bounds the memory of ``"forward"`` with ``"vectorized"``: ceil(n / k)
     sweeps of k parameter directions each (see ``admodes.jacfwd``) instead of one of n.
+    ``jit=True`` runs the gradient through ``admodes.jit``: staged once per batch shape,
+    then replayed (the same ops in the same order, so the same numbers); the random
+    directions of ``"forward-gradient"`` are drawn outside it, a fresh one every call.
 
     Example:
         >>> model = ArrayMLP((2, 3, 1), seed=0)
@@ -549,16 +553,22 @@ def gradient_function(model: Model, mode: str = "reverse",
     """
     _check_choice("mode", mode, MODES)
     _check_choice("forward_strategy", forward_strategy, FORWARD_STRATEGIES)
+    if not isinstance(jit, bool):
+        raise TypeError(f"jit must be True or False, got {jit!r}")
+    stage = _jit if jit else (lambda f: f)
     if mode == "reverse":
-        return lambda params, X, y, rng: grad(model.loss)(params, X, y)
+        g = stage(grad(model.loss))
+        return lambda params, X, y, rng: g(params, X, y)
     if mode == "forward":
-        jac = jacfwd(model.loss, vectorized=forward_strategy == "vectorized",
-                     chunk_size=chunk_size)
+        jac = stage(jacfwd(model.loss, vectorized=forward_strategy == "vectorized",
+                           chunk_size=chunk_size))
         return lambda params, X, y, rng: jac(params, X, y)
+
+    along = stage(lambda params, X, y, v: forward_gradient_along(model, params, X, y, v))
 
     def forward_gradient(params: Any, X: np.ndarray, y: np.ndarray,
                          rng: np.random.Generator) -> Any:
-        return forward_gradient_along(model, params, X, y, random_direction(params, rng))
+        return along(params, X, y, random_direction(params, rng))
 
     return forward_gradient
 
@@ -600,7 +610,7 @@ def fit(model: Model, X: Any, y: Any, *, mode: str = "reverse", epochs: int = 10
         forward_strategy: str = "vectorized", optimizer: str = "sgd",
         shuffle: bool = True, max_seconds: float | None = None,
         max_steps: int | None = None, callback: Callable[[int, Any], None] | None = None,
-        progress: bool = False) -> pd.DataFrame:
+        progress: bool = False, jit: bool = False) -> pd.DataFrame:
     """Train ``model`` on ``(X, y)`` by mini-batch gradient descent; its ``params`` are
     updated in place. Returns the history: one row per step.
 
@@ -610,7 +620,9 @@ def fit(model: Model, X: Any, y: Any, *, mode: str = "reverse", epochs: int = 10
     each epoch unless ``shuffle=False``) and, separately, the forward-gradient directions,
     so every mode sees the same batches. ``max_seconds`` stops training once the steps have
     taken that long, ``max_steps`` after that many steps (a budget that need not be a whole
-    number of epochs); ``callback(step, params)`` runs after every step. Training stops
+    number of epochs); ``callback(step, params)`` runs after every step. ``jit=True``
+    computes each gradient through ``admodes.jit`` (see ``gradient_function``), with
+    the same parameters as without it, step for step. Training stops
     early, saying why in ``history.attrs["stopped"]``, when the batch loss is no longer
     finite.
 
@@ -644,7 +656,7 @@ def fit(model: Model, X: Any, y: Any, *, mode: str = "reverse", epochs: int = 10
 
     batch_rng, direction_rng = (np.random.default_rng(s)
                                 for s in np.random.SeedSequence(seed).spawn(2))
-    gradient = gradient_function(model, mode, forward_strategy)
+    gradient = gradient_function(model, mode, forward_strategy, jit=jit)
     opt = make_optimizer(optimizer, learning_rate)
     n = len(X)
     starts = range(0, n, batch_size)

@@ -633,29 +633,33 @@ def _out_position(func) -> int | None:
     return params.index("out") if "out" in params else None
 
 
-def _on_concrete(func, name=None):
+def _on_concrete(func, name=None, metadata=False):
     # functions whose result has no derivative: numpy applies them to the plain values,
-    # with every argument as given
+    # with every argument as given. ``metadata``: they read shapes and dtypes only, so a
+    # jit staging need not guard the values
     out_at, name = _out_position(func), name or f"np.{func.__name__}"
+    plain = peek if metadata else concrete
 
     def handler(*args, **kwargs):
         out = args[out_at] if out_at is not None and len(args) > out_at else kwargs.get("out")
         if isinstance(out, Tracer):  # numpy would overwrite the traced value's primal
             _refuse_out(name, out)
-        args = [[concrete(v) for v in a] if isinstance(a, (list, tuple)) else concrete(a)
+        args = [[plain(v) for v in a] if isinstance(a, (list, tuple)) else plain(a)
                 for a in args]
-        return func(*args, **{k: concrete(v) for k, v in kwargs.items()})
+        return func(*args, **{k: plain(v) for k, v in kwargs.items()})
 
     return handler
 
 
 for _f in (np.argmax, np.argmin, np.argsort, np.nonzero, np.isclose, np.allclose,
-           np.array_equal, np.count_nonzero, np.result_type, np.any, np.all,
-           np.sign, np.isfinite, np.isnan, np.shape, np.zeros_like, np.ones_like):
+           np.array_equal, np.count_nonzero, np.any, np.all, np.sign, np.isfinite,
+           np.isnan):
     HANDLERS[_f] = _on_concrete(_f)
+for _f in (np.result_type, np.zeros_like, np.ones_like):
+    HANDLERS[_f] = _on_concrete(_f, metadata=True)
 HANDLERS[np.shape] = shape
 # any content will do for an empty array: zeros, the same on every run
-HANDLERS[np.empty_like] = _on_concrete(np.zeros_like, "np.empty_like")
+HANDLERS[np.empty_like] = _on_concrete(np.zeros_like, "np.empty_like", metadata=True)
 
 
 @handles(np.full_like)

@@ -22,7 +22,17 @@ from typing import Any
 
 import numpy as np
 
-from .core import Tracer, bind, describe_origin, escaped, new_level, note, peek
+from .core import (
+    NO_PARAMS,
+    Tracer,
+    _counters,
+    bind,
+    describe_origin,
+    escaped,
+    new_level,
+    note,
+    peek,
+)
 from .numpy_api import NumpyMethods
 from .registry import Op
 from .tree import tree_flatten, tree_unflatten
@@ -119,7 +129,10 @@ class Staging:
             raise escaped(next(a for a in args if isinstance(a, Tracer) and a._trace is self))
         refs = tuple(self._ref(op, a) for a in args)
         inner = [a.primal if r[0] == "v" else a for a, r in zip(args, refs)]
-        out = bind(op, *inner, **params)  # the staging is the lowest level: plain values
+        # the staging is the lowest level, so its values are plain: the op itself
+        out = op.impl(*inner, **params)
+        if _counters:
+            bind(op, *inner, **params)  # counted like any evaluation (then discarded)
         if isinstance(out, tuple):
             raise TypeError(f"jit cannot stage op {op.name!r}: it returns several values")
         staged = self.new_var(out)
@@ -127,7 +140,22 @@ class Staging:
         return staged
 
     def binary(self, op: Op, a: Any, b: Any) -> Any:
-        return self.process(op, (a, b), {})
+        """``process`` for a binary op without parameters (every Python operator)."""
+        if not self.active:
+            raise escaped(a if isinstance(a, Tracer) and a._trace is self else b)
+        if type(a) is Staged and a._trace is self:
+            ra, a = ("v", a._var), a.primal
+        else:
+            ra = self._ref(op, a)
+        if type(b) is Staged and b._trace is self:
+            rb, b = ("v", b._var), b.primal
+        else:
+            rb = self._ref(op, b)
+        if _counters:
+            bind(op, a, b)
+        staged = self.new_var(op.impl(a, b))
+        self.instrs.append(Instr(op, (ra, rb), NO_PARAMS, staged._var))
+        return staged
 
     def guard_bool(self, x: Staged) -> bool:
         outcome = bool(x.primal)
@@ -186,7 +214,12 @@ def _is_identity(ins: Instr, values: dict[int, Any]) -> int | None:
 
 
 def _is_one(c: Any) -> bool:
-    return type(c) is float and c == 1.0
+    """A constant whose product leaves every value as it is: 1.0, or an array of ones
+    (the caller checks that the product keeps the other operand's shape and dtype)."""
+    if type(c) is float:
+        return c == 1.0
+    return isinstance(c, (np.ndarray, np.generic)) and c.dtype.kind == "f" and bool(
+        np.all(c == 1))
 
 
 class _Namer:
@@ -212,7 +245,7 @@ class _Namer:
 
     def function(self, op: Op) -> str:
         impl = op.impl
-        if isinstance(impl, np.ufunc) and getattr(np, impl.__name__, None) is impl:
+        if getattr(np, getattr(impl, "__name__", ""), None) is impl:
             return f"np.{impl.__name__}"
         name = f"{op.name.replace('.', '_')}_"
         self.namespace[name] = impl
@@ -260,11 +293,45 @@ def build_program(staging: Staging, n_inputs: int, outputs: list, out_tree: Any,
             live.update(a[1] for a in ins.args if a[0] == "v")
     steps = [ins for ins in steps if ins.op is None or ins.out in live]
     program = Program(n_inputs, steps, out_refs, out_tree)
-    program.source, program.run = _compile(program, name)
+    program.source, program.run = _compile(program, name, staging.values)
     return program
 
 
-def _compile(program: Program, name: str) -> tuple[str, Callable]:
+def _direct(ins: Instr, args: list[str], names: _Namer, values: list) -> str | None:
+    """The numpy call an op's implementation makes on the staged types, written out: the
+    same call, so the same bits, without the implementation's dispatch on types and
+    batch axes (which replays never have). None: call the implementation itself."""
+    op, p = ins.op, ins.params
+    x = values[ins.args[0][1]] if ins.args[0][0] == "v" else ins.args[0][1]
+    plain = type(x) is np.ndarray
+    if op.name == "true_divide":
+        y = values[ins.args[1][1]] if ins.args[1][0] == "v" else ins.args[1][1]
+        if isinstance(x, (np.ndarray, np.generic)) or isinstance(y, (np.ndarray, np.generic)):
+            return f"{args[0]} / {args[1]}"  # numpy's division: no ZeroDivisionError
+        return None
+    if op.name == "square":
+        return f"{args[0]} * {args[0]}"
+    if not plain:
+        return None
+    if op.name == "reshape" and x.ndim == len(p["in_shape"]):
+        return f"{args[0]}.reshape({names.const(p['shape'])})"
+    if op.name == "transpose" and x.ndim == len(p["axes"]):
+        return f"{args[0]}.transpose({names.const(tuple(p['axes']))})"
+    if op.name in ("sum", "mean"):
+        reduce = (f"np.add.reduce({args[0]}, axis={names.const(tuple(p['axis']))}, "
+                  f"keepdims={p['keepdims']})")
+        if op.name == "sum":
+            return reduce
+        count = math.prod(x.shape[a] for a in p["axis"])
+        return f"{reduce} / {count}" if count else None
+    if op.name == "broadcast_to" and x.ndim == len(p["in_shape"]) == len(p["shape"]):
+        return f"np.broadcast_to({args[0]}, {names.const(p['shape'])})"
+    if op.name == "getitem" and p["basic"] and x.ndim == p["in_ndim"]:
+        return f"{args[0]}[{names.const(p['idx'])}]"
+    return None
+
+
+def _compile(program: Program, name: str, values: list | None = None) -> tuple[str, Callable]:
     names = _Namer()
 
     def arg(ref):
@@ -285,7 +352,10 @@ def _compile(program: Program, name: str) -> tuple[str, Callable]:
             continue
         op, args = ins.op, [arg(a) for a in ins.args]
         params = [f"{k}={names.const(v)}" for k, v in ins.params.items()]
-        if op.name in _INFIX and len(args) == 2 and not params:
+        expr = _direct(ins, args, names, values) if values is not None else None
+        if expr is not None:
+            pass
+        elif op.name in _INFIX and len(args) == 2 and not params:
             expr = f"{args[0]} {_INFIX[op.name]} {args[1]}"
         elif op.name == "negative" and not params:
             expr = f"-{args[0]}"
@@ -301,6 +371,18 @@ def _compile(program: Program, name: str) -> tuple[str, Callable]:
 
 
 # -- the jitted function ------------------------------------------------------------------
+
+
+def _quick_signature(leaf: Any) -> tuple:
+    """What a program depends on in an argument: its type, shape and dtype (checked to
+    be stageable, by ``_leaf_signature``, when a program is staged)."""
+    t = type(leaf)
+    if t is np.ndarray:
+        return (t, leaf.shape, leaf.dtype)
+    if t is float or t is int or t is bool:
+        return (t,)
+    v = peek(leaf)
+    return (type(v), np.shape(v), getattr(v, "dtype", None))
 
 
 def _leaf_signature(leaf: Any) -> tuple:
@@ -349,7 +431,7 @@ class Jitted:
             raise TypeError(f"jit: static arguments must be hashable ({e})") from None
         dynamic = [a for i, a in enumerate(args) if i not in static]
         leaves, tree = tree_flatten(dynamic)
-        signature = (tree.nodes, statics, tuple(_leaf_signature(x) for x in leaves))
+        signature = (tree.nodes, statics, tuple(_quick_signature(x) for x in leaves))
         return signature, leaves, tree, static
 
     def _args(self, args: tuple, static: tuple[int, ...], tree, leaves: list) -> list:
@@ -395,6 +477,8 @@ class Jitted:
     def _stage(self, args, static, tree, leaves) -> tuple[Program, list]:
         from .numpy_api import lift_objects
 
+        for x in leaves:
+            _leaf_signature(x)  # a clear error for an argument that cannot be staged
         staging = Staging(self.fun)
         self.stagings += 1
         note("stagings")

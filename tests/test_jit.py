@@ -210,3 +210,32 @@ def test_static_arguments_and_bad_arguments():
         jit(power)(2.0, n=3)
     with pytest.raises(TypeError, match="output 0 is str"):
         jit(lambda x: "text")(1.0)
+
+
+# -- training through a jitted gradient ---------------------------------------------------
+
+
+@pytest.mark.parametrize("mode, strategy", [("reverse", "vectorized"), ("forward", "looped"),
+                                            ("forward", "vectorized"),
+                                            ("forward-gradient", "vectorized")])
+def test_fit_with_jit_gives_the_eager_parameters(mode, strategy):
+    from admodes.nn import ArrayMLP, fit, moons
+
+    X, y = moons(150, 0.2, 0)
+    eager, staged = ArrayMLP((2, 6, 6, 1), seed=1), ArrayMLP((2, 6, 6, 1), seed=1)
+    kw = dict(mode=mode, forward_strategy=strategy, epochs=2, batch_size=64,
+              learning_rate=0.05)
+    h_eager = fit(eager, X, y, **kw)
+    h_jit = fit(staged, X, y, **kw, jit=True)
+    _same_bits(staged.params, eager.params, f"fit(mode={mode!r}, jit=True)")
+    assert h_jit.loss.tolist() == h_eager.loss.tolist() and len(h_jit) == 6
+
+
+def test_fit_with_jit_on_the_scalar_mlp():
+    from admodes.nn import MLP, fit, moons
+
+    X, y = moons(24, 0.2, 0)
+    eager, staged = MLP((2, 4, 1), seed=2), MLP((2, 4, 1), seed=2)
+    fit(eager, X, y, epochs=2, batch_size=8, learning_rate=0.1)
+    fit(staged, X, y, epochs=2, batch_size=8, learning_rate=0.1, jit=True)
+    assert staged.params == eager.params  # the same Python floats
