@@ -338,8 +338,17 @@ def _compile(program: Program, name: str, values: list | None = None) -> tuple[s
         return f"v{ref[1]}" if ref[0] == "v" else names.const(ref[1])
 
     lines = [f"def {name}({', '.join(f'v{i}' for i in range(program.n_inputs))}):"]
+    # each variable is freed after its last use (as the tape frees cotangents): fewer
+    # arrays alive at once, and numpy can reuse a temporary's memory for the next result
+    last_use: dict[int, int] = {}
+    for k, ins in enumerate(program.instrs):
+        for a in ins.args:
+            if a[0] == "v":
+                last_use[a[1]] = k
+    keep = {r[1] for r in program.outputs if r[0] == "v"}
     guard_no = 0
-    for ins in program.instrs:
+    for k, ins in enumerate(program.instrs):
+        dead = sorted({a[1] for a in ins.args if a[0] == "v" and last_use[a[1]] == k} - keep)
         if ins.op is None:
             kind, outcome = ins.guard
             var = arg(ins.args[0])
@@ -349,6 +358,8 @@ def _compile(program: Program, name: str, values: list | None = None) -> tuple[s
                 lines.append(f"    if not same({var}, {names.const(outcome)}):")
             lines.append(f"        raise GuardFailed({guard_no})")
             guard_no += 1
+            if dead:
+                lines.append(f"    del {', '.join(f'v{v}' for v in dead)}")
             continue
         op, args = ins.op, [arg(a) for a in ins.args]
         params = [f"{k}={names.const(v)}" for k, v in ins.params.items()]
@@ -362,6 +373,8 @@ def _compile(program: Program, name: str, values: list | None = None) -> tuple[s
         else:
             expr = f"{names.function(op)}({', '.join(args + params)})"
         lines.append(f"    v{ins.out} = {expr}")
+        if dead:
+            lines.append(f"    del {', '.join(f'v{v}' for v in dead)}")
     outs = [arg(r) for r in program.outputs]
     lines.append(f"    return ({', '.join(outs)}{',' if len(outs) == 1 else ''})")
     source = "\n".join(lines) + "\n"
@@ -560,7 +573,9 @@ def jit(fun: Callable | None = None, *, static_argnums: int | Sequence[int] = ()
         def _lambda_(v0, v1):
             v2 = v0 + v1
             v3 = v0 * v1
+            del v0, v1
             v4 = v2 * v3
+            del v2, v3
             return (v4,)
         <BLANKLINE>
     """
