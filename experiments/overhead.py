@@ -252,8 +252,9 @@ EXPERIMENT = Experiment(
     figures=[FigureSpec("us_per_op", draw, (
         "µs per primitive op (CPU time, median) of each engine, eager and through admodes.jit, "
         "on each input beside plain numpy and the hand-written gradient; for the MLP, µs per "
-        "call. Error bars: 95% bootstrap intervals ({{ cfg.replicates }} replicates of {{ cfg.samples }} samples); dashed: the "
-        "target (a ratio's times plain numpy's time). Preset {{ manifest.preset }}."))],
+        "call. Error bars: 95% bootstrap intervals ({{ cfg.replicates }} replicates of "
+        "{{ cfg.samples }} samples); dashed: the target (a ratio's times plain numpy's time). "
+        "Preset {{ manifest.preset }}."))],
     namespace={"targets": {kind: targets for kind, (_, _, targets) in CELLS.items()},
                "peers": PEERS})
 
