@@ -155,13 +155,18 @@ def test_nn_speed_steps_leave_no_cycles_and_ratios_name_their_baseline(nn_speed_
     _, path = nn_speed_run
     rows, est = read(path)
     assert set(rows.variant) == {"reverse", "handwritten", "loss", "floats", "reverse gc on",
-                                 "floats gc on"}
+                                 "floats gc on", "jit reverse"}
     garbage = est[est.quantity == "cyclic_garbage"]
-    assert len(garbage) == 5 and (garbage.value == 0).all()
+    assert len(garbage) == 7 and (garbage.value == 0).all()
     ratios = est[est.quantity == "ratio"].set_index(["model", "variant"]).over.to_dict()
     assert ratios == {("array", "reverse"): "handwritten", ("array", "loss"): "handwritten",
+                      ("array", "jit reverse"): "handwritten",
                       ("scalar", "reverse"): "floats",
-                      ("scalar", "reverse gc on"): "floats gc on"}
+                      ("scalar", "reverse gc on"): "floats gc on",
+                      ("scalar", "jit reverse"): "reverse"}
+    staged = rows.dropna(subset=["stagings"])
+    assert (staged.stagings == 1).all() and (staged.guard_failures == 0).all()
+    assert (est[est.quantity == "staging_ms"].value > 0).all()
     assert set(est[est.quantity == "gc_cost"].variant) == {"reverse", "floats"}
     assert (rows.dropna(subset=["step_rel_diff"]).step_rel_diff <= 1e-12).all()
 
