@@ -174,7 +174,8 @@ EXPERIMENT = Experiment(
              "full": FULL},
     cells=lambda cfg: [{"model": kind} for kind in RATIOS],
     measure=measure, estimate=estimate, findings=FINDINGS, details=DETAILS,
-    namespace={"target": 1.5, "jit_target": 1.1, "peers": PEERS})  # the issues' bounds on the ArrayMLP step
+    # the issues' bounds on the ArrayMLP step's ratio, eager and through jit
+    namespace={"target": 1.5, "jit_target": 1.1, "peers": PEERS})
 
 if __name__ == "__main__":
     sys.exit(main(EXPERIMENT))
