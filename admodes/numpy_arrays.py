@@ -117,7 +117,11 @@ def std(a, axis=None, dtype=None, out=None, ddof=0, keepdims=False, *, where=_NO
         mean=_NOT_GIVEN, correction=_NOT_GIVEN):
     a, axis, ddof, keepdims = _moments_args("np.std", a, axis, dtype, out, ddof, keepdims,
                                             where, mean, correction)
-    v = _var(a, axis, ddof, keepdims)
+    return sqrt_variance(_var(a, axis, ddof, keepdims))
+
+
+def sqrt_variance(v: Any) -> Any:
+    """np.sqrt(v) of a variance, with derivative 0 where v is exactly 0 (np.std, np.nanstd)."""
     zero = concrete(v) == 0
     if not np.any(zero):
         return np.sqrt(v)
