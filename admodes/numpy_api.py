@@ -534,6 +534,20 @@ def clip(a, a_min=_NOT_GIVEN, a_max=_NOT_GIVEN, out=None, *, min=_NOT_GIVEN, max
     return OPS["clip"](a, lo, hi)
 
 
+def root_at_zero(root: Callable, v: Any) -> Any:
+    """root(v) of a sum of squares or powers (np.sqrt of a variance or squared norm,
+    s ** (1 / p)), with derivative 0 where v is exactly 0 (np.std, np.nanstd, the norms).
+
+    There the function is a cone with no gradient; 0 is its minimal subgradient (as
+    sign(0) = 0). Forward mode gives 0 anyway (an exactly-zero tangent), but reverse mode
+    would pull back root'(0) * 0 = inf * 0 = nan, so both modes take 0.
+    """
+    zero = concrete(v) == 0
+    if not np.any(zero):
+        return root(v)
+    return np.where(zero, 0.0, root(np.where(zero, 1.0, v)))
+
+
 @handles(np.linalg.norm)
 def norm(x, ord=None, axis=None, keepdims=False):
     """numpy's norms, step by step as numpy takes them, from the registered ops; the
@@ -544,7 +558,7 @@ def norm(x, ord=None, axis=None, keepdims=False):
     if axis is None:
         # numpy's shortcut: the 2-norm of all the elements (any ndim when ord is None)
         if ord is None or (ord in ("f", "fro") and nd == 2) or (ord == 2 and nd == 1):
-            ret = np.sqrt(np.sum(x * x))
+            ret = root_at_zero(np.sqrt, np.sum(x * x))
             return reshape(ret, (1,) * nd) if keepdims else ret
         axis = tuple(range(nd))
     elif not isinstance(axis, tuple):
@@ -563,7 +577,7 @@ def _vector_norm(x, ord, axis, keepdims):
     if isinstance(ord, str):
         raise ValueError(f"Invalid norm order '{ord}' for vectors")
     if ord is None or ord == 2:
-        return np.sqrt(np.sum(x * x, axis=axis, keepdims=keepdims))
+        return root_at_zero(np.sqrt, np.sum(x * x, axis=axis, keepdims=keepdims))
     if ord == 0:  # the count of nonzero elements has no derivative: numpy's own value
         return np.linalg.norm(concrete(x), 0, axis, keepdims)
     a = np.abs(x)
@@ -574,7 +588,8 @@ def _vector_norm(x, ord, axis, keepdims):
     if ord == 1:
         return np.sum(a, axis=axis, keepdims=keepdims)
     s = np.sum(a ** ord, axis=axis, keepdims=keepdims)
-    return s ** np.reciprocal(ord, dtype=result_dtype(s))  # numpy's exponent, its dtype
+    power = np.reciprocal(ord, dtype=result_dtype(s))  # numpy's exponent, its dtype
+    return root_at_zero(lambda v: v ** power, s) if ord > 0 else s ** power
 
 
 def _matrix_norm(x, ord, axis, keepdims):
@@ -589,7 +604,7 @@ def _matrix_norm(x, ord, axis, keepdims):
         pick = {2: np.max, -2: np.min, "nuc": np.sum}[ord]
         ret = np.expand_dims(pick(s, axis=-1), (row, col))
     elif ord is None or ord in ("f", "fro"):
-        ret = np.sqrt(np.sum(x * x, axis=(row, col), keepdims=True))
+        ret = root_at_zero(np.sqrt, np.sum(x * x, axis=(row, col), keepdims=True))
     elif ord in (1, -1, np.inf, -np.inf):
         # 1: the largest column sum of |x|; inf: the largest row sum; negative: smallest
         summed, across = (row, col) if ord in (1, -1) else (col, row)

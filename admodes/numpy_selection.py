@@ -27,8 +27,8 @@ from .numpy_api import (
     moveaxis,
     ravel,
     reshape,
+    root_at_zero,
 )
-from .numpy_arrays import sqrt_variance
 from .ops import getitem
 from .registry import OPS
 from .shapes import index_params, ndim_of, normalize_axis, shape_of
@@ -472,8 +472,8 @@ def nanvar(a, axis=None, dtype=None, out=None, ddof=0, keepdims=_NOT_GIVEN, *,
 def nanstd(a, axis=None, dtype=None, out=None, ddof=0, keepdims=_NOT_GIVEN, *,
            where=_NOT_GIVEN, mean=_NOT_GIVEN, correction=_NOT_GIVEN):
     # a slice with one value has variance 0: derivative 0 there, as np.std (not nan)
-    return sqrt_variance(nanvar(a, axis, dtype, out, ddof, keepdims, where=where, mean=mean,
-                                correction=correction))
+    return root_at_zero(np.sqrt, nanvar(a, axis, dtype, out, ddof, keepdims, where=where,
+                                       mean=mean, correction=correction))
 
 
 # -- elementwise extras ---------------------------------------------------------------

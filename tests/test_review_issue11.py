@@ -6,7 +6,8 @@ import warnings
 
 import numpy as np
 
-from admodes import grad, jacfwd, jacrev, vjp
+import admodes
+from admodes import grad, jacfwd, jacrev, jvp, vjp
 
 
 def test_nanstd_of_a_one_value_slice_has_derivative_zero_in_both_modes():
@@ -26,3 +27,25 @@ def test_nanstd_of_a_one_value_slice_has_derivative_zero_in_both_modes():
         (ct,) = pullback(np.ones(3))
         assert np.all(np.isfinite(ct)) and ct[1, 1] == 0.0
         assert grad(lambda a: np.sum(np.nanstd(a, axis=0, keepdims=True)))(x)[1, 1] == 0.0
+
+
+def test_norms_at_exactly_zero_have_derivative_zero_in_both_modes():
+    # forward mode gave 0 (an exactly-zero tangent) but reverse mode inf * 0 = nan
+    x = np.array([1.0, -2.0, 3.0])
+    norms = [
+        lambda a: np.linalg.norm(a * 0),
+        lambda a: np.linalg.norm(a * 0, 3),
+        lambda a: np.linalg.norm(np.outer(a, a) * 0, "fro", axis=(0, 1)),
+        lambda a: np.sum(np.linalg.norm(np.outer(a, a) * 0, axis=0)),
+        lambda a: np.linalg.vector_norm(np.outer(a, a) * 0),
+    ]
+    for f in norms:
+        np.testing.assert_array_equal(grad(f)(x), 0.0)
+        np.testing.assert_array_equal(jacfwd(f)(x), 0.0)
+        np.testing.assert_array_equal(admodes.hessian(f)(x), 0.0)
+    np.testing.assert_array_equal(grad(np.linalg.norm)(np.zeros(3)), 0.0)
+    np.testing.assert_array_equal(jacrev(np.linalg.norm)(np.zeros((2, 2))), 0.0)
+    # away from zero, and in float32, nothing changes
+    np.testing.assert_allclose(grad(np.linalg.norm)(x), x / np.sqrt(14))
+    out, _ = jvp(np.linalg.norm, (x.astype(np.float32),), (x.astype(np.float32),))
+    assert out.dtype == np.float32
