@@ -128,6 +128,7 @@ def _check_order(func: str, order: Any, supported: tuple[str, ...]) -> None:
 
 
 _SEQUENCES = (list, tuple)  # operands that may hold traced values (with object arrays)
+_NUMBERS = (bool, int, float, np.bool_, np.integer, np.floating)
 
 
 def lift_objects(a: Any) -> Any:
@@ -140,6 +141,11 @@ def lift_objects(a: Any) -> Any:
         return a
     items = a.ravel().tolist()
     if not any(isinstance(e, Tracer) for e in items):
+        # numbers left over from such an array (np.sign(np.array([x[0], x[1]])) holds
+        # plain floats): numpy would have had a float array all along, so the result of
+        # meeting a traced value must not become a traced OBJECT array
+        if items and all(isinstance(e, _NUMBERS) for e in items):
+            return np.array(items).reshape(a.shape)
         return a
     for e in items:
         if isinstance(e, Tracer) and ndim_of(e) != 0:

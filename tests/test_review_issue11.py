@@ -49,3 +49,21 @@ def test_norms_at_exactly_zero_have_derivative_zero_in_both_modes():
     np.testing.assert_allclose(grad(np.linalg.norm)(x), x / np.sqrt(14))
     out, _ = jvp(np.linalg.norm, (x.astype(np.float32),), (x.astype(np.float32),))
     assert out.dtype == np.float32
+
+
+def test_plain_numbers_left_in_an_object_array_do_not_make_an_object_result():
+    # np.sign of np.array([traced scalars]) holds plain floats; numpy (untraced) has a
+    # float64 array there, so the product is float64, not a traced object array
+    x = np.array([0.5, -2.0])
+
+    def f(a):
+        return np.sign(np.array([a[0], a[1]])) * a
+
+    out, t = jvp(f, (x,), (np.ones(2),))
+    assert out.dtype == t.dtype == np.float64 == f(x).dtype
+    np.testing.assert_array_equal(out, [0.5, 2.0])
+    np.testing.assert_array_equal(t, [1.0, -1.0])
+    np.testing.assert_array_equal(jacrev(f)(x), np.diag([1.0, -1.0]))
+    out, t = jvp(lambda a: np.array([a[0], a[1]]) // 0.3 + a, (x,), (np.ones(2),))
+    assert out.dtype == t.dtype == np.float64
+    np.testing.assert_array_equal(t, [1.0, 1.0])
