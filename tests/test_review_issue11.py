@@ -67,3 +67,24 @@ def test_plain_numbers_left_in_an_object_array_do_not_make_an_object_result():
     out, t = jvp(lambda a: np.array([a[0], a[1]]) // 0.3 + a, (x,), (np.ones(2),))
     assert out.dtype == t.dtype == np.float64
     np.testing.assert_array_equal(t, [1.0, 1.0])
+
+
+def test_scipy_special_on_a_0d_input_takes_scipys_shapes_and_axes():
+    # scipy treats a 0-d input as shape (1,): keepdims gives (1,), axis=0 is valid
+    import scipy.special as sc
+
+    x = np.array(0.3)
+    cases = [
+        lambda a: sc.logsumexp(a, keepdims=True),
+        lambda a: sc.logsumexp(a, axis=0),
+        lambda a: sc.logsumexp(a, axis=-1, keepdims=True, return_sign=True)[0],
+        lambda a: sc.softmax(a, axis=0),
+        lambda a: sc.log_softmax(a, axis=-1),
+    ]
+    for f in cases:
+        want = f(x)
+        out, t = jvp(f, (x,), (np.array(1.0),))
+        assert np.shape(out) == np.shape(want) == np.shape(t)
+        np.testing.assert_allclose(out, want)
+    np.testing.assert_allclose(grad(lambda a: sc.logsumexp(a, axis=0))(x), 1.0)
+    np.testing.assert_allclose(grad(lambda a: sc.log_softmax(a, axis=0))(x), 0.0)
