@@ -230,6 +230,9 @@ def dispatch_ufunc(ufunc, method, inputs, kwargs):
     if method == "reduce" and ufunc in _UFUNC_REDUCTIONS:
         (array,) = inputs
         kwargs.setdefault("axis", 0)  # a ufunc reduces axis 0 unless told
+        dtype = kwargs.pop("dtype", None) if ufunc in (np.maximum, np.minimum) else None
+        if dtype is not None:  # np.maximum.reduce takes dtype=, which np.max does not
+            array = _astype(array, dtype)
         return HANDLERS[_UFUNC_REDUCTIONS[ufunc]](array, **kwargs)
     if method == "accumulate" and ufunc in _UFUNC_REDUCTIONS:
         return _scan(ufunc, *inputs, **kwargs)

@@ -88,3 +88,16 @@ def test_scipy_special_on_a_0d_input_takes_scipys_shapes_and_axes():
         np.testing.assert_allclose(out, want)
     np.testing.assert_allclose(grad(lambda a: sc.logsumexp(a, axis=0))(x), 1.0)
     np.testing.assert_allclose(grad(lambda a: sc.log_softmax(a, axis=0))(x), 0.0)
+
+
+def test_maximum_and_minimum_reduce_take_numpys_dtype_keyword():
+    # np.maximum.reduce(a, dtype=...) is valid numpy; it raised an internal TypeError
+    a = np.array([[1.0, 3.0], [2.0, 0.0]], dtype=np.float32)
+    for f in (lambda a: np.maximum.reduce(a, axis=1, dtype=np.float64),
+              lambda a: np.minimum.reduce(a, dtype=np.float32)):
+        want = f(a)
+        out, t = jvp(f, (a,), (np.ones_like(a),))
+        assert out.dtype == t.dtype == want.dtype
+        np.testing.assert_array_equal(out, want)
+    J = jacrev(lambda a: np.maximum.reduce(a, axis=1, dtype=np.float64))(a)
+    np.testing.assert_array_equal(J, [[[0, 1], [0, 0]], [[0, 0], [1, 0]]])
