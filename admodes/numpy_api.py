@@ -215,6 +215,10 @@ def _scan(ufunc, array, axis=0, dtype=None, out=None):
         raise TypeError("cannot perform accumulation with a 0-d array")  # numpy's words
     ax = normalize_axis(axis, nd)[0]
     y = moveaxis(array, ax, -1)
+    if ufunc in (np.maximum, np.minimum):
+        tied = _tied_running_extremum(ufunc, y)
+        if tied is not None:
+            return moveaxis(tied, -1, ax)
     n, shift = shape_of(y)[-1], 1
     while shift < n:
         head = _ops.getitem(y, (Ellipsis, slice(None, shift)))
@@ -223,6 +227,34 @@ def _scan(ufunc, array, axis=0, dtype=None, out=None):
         y = concatenate([head, tail], axis=-1)
         shift *= 2
     return moveaxis(y, -1, ax)
+
+
+def _tied_running_extremum(ufunc, y):
+    """np.maximum/minimum.accumulate along the last axis where a running extremum is
+    tied (None where none is): each output the mean of the elements equal to it so far,
+    the even split np.max uses, so accumulate(x)[..., -1] has np.max(x)'s derivative
+    (the pairwise rounds of ``_scan`` would split a tie unevenly, 1/2, 1/4, 1/4)."""
+    c = np.asarray(concrete(y))
+    if c.size == 0 or not np.all(np.isfinite(c)):
+        return None
+    m = ufunc.accumulate(c, axis=-1)
+    hit = c == m  # the elements equal to the running extremum when they arrive
+    starts = np.ones(c.shape, dtype=bool)  # where the running extremum changes
+    starts[..., 1:] = m[..., 1:] != m[..., :-1]
+    if np.all(hit == starts):  # each extremum reached once: no tie
+        return None
+    # each position's run: from the last change of the running extremum up to it
+    start = np.maximum.accumulate(np.where(starts, np.arange(c.shape[-1]), 0), axis=-1)
+
+    def so_far_in_run(v):  # the cumulative sum of v within each run (traced or not)
+        run = np.cumsum(v, axis=-1)
+        before = np.concatenate([np.zeros_like(run[..., :1]), run], axis=-1)
+        return run - np.take_along_axis(before, start, axis=-1)
+
+    count = so_far_in_run(hit.astype(c.dtype))
+    mean = so_far_in_run(np.where(hit, y, 0)) / count
+    # the mean of equal numbers may be an ulp off them: add back the exact difference
+    return mean + (m - np.asarray(concrete(mean)))
 
 
 def dispatch_ufunc(ufunc, method, inputs, kwargs):

@@ -101,3 +101,19 @@ def test_maximum_and_minimum_reduce_take_numpys_dtype_keyword():
         np.testing.assert_array_equal(out, want)
     J = jacrev(lambda a: np.maximum.reduce(a, axis=1, dtype=np.float64))(a)
     np.testing.assert_array_equal(J, [[[0, 1], [0, 0]], [[0, 0], [1, 0]]])
+
+
+def test_maximum_accumulate_splits_a_tie_evenly_as_np_max():
+    # the pairwise rounds split a tie 1/2, 1/4, 1/4; np.max splits it evenly
+    x = np.array([1.0, 0.0, 1.0, 1.0, 3.0, 3.0])
+    for f in (lambda a: np.maximum.accumulate(a), lambda a: -np.minimum.accumulate(-a)):
+        J = jacrev(f)(x)
+        np.testing.assert_allclose(jacfwd(f)(x), J)
+        np.testing.assert_array_equal(f(x), np.maximum.accumulate(x))
+        np.testing.assert_allclose(J[3], [1 / 3, 0, 1 / 3, 1 / 3, 0, 0])
+        np.testing.assert_allclose(J[5], [0, 0, 0, 0, 0.5, 0.5])
+        np.testing.assert_allclose(J[3], grad(lambda a: np.max(a[:4]))(x))
+    y = np.array([[2.0, 1.0], [2.0, 1.0]], dtype=np.float32)
+    out, t = jvp(lambda a: np.maximum.accumulate(a, axis=0), (y,), (np.ones_like(y),))
+    assert out.dtype == t.dtype == np.float32
+    np.testing.assert_array_equal(out, y)
