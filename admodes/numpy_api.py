@@ -204,8 +204,9 @@ _UFUNC_REDUCTIONS = {np.add: np.sum, np.multiply: np.prod, np.maximum: np.max,
 
 
 def _scan(ufunc, array, axis=0, dtype=None, out=None):
-    """ufunc.accumulate for an associative ufunc: log2(n) rounds of combining each element
-    with the one ``shift`` before it (Hillis and Steele), each round a registered op."""
+    """ufunc.accumulate for an associative ufunc: np.cumsum or np.cumprod for add and
+    multiply; for maximum and minimum, log2(n) rounds of combining each element with the
+    one ``shift`` before it (Hillis and Steele), each round a registered op."""
     name = f"np.{ufunc.__name__}.accumulate"
     _refuse_out(name, out)
     if dtype is not None:
@@ -214,6 +215,10 @@ def _scan(ufunc, array, axis=0, dtype=None, out=None):
     if nd == 0:
         raise TypeError("cannot perform accumulation with a 0-d array")  # numpy's words
     ax = normalize_axis(axis, nd)[0]
+    if ufunc in (np.add, np.multiply):
+        # numpy's np.add.accumulate is np.cumsum (its order of additions, so its exact
+        # values in float32, which the pairwise rounds below would round differently)
+        return HANDLERS[np.cumsum if ufunc is np.add else np.cumprod](array, axis=ax)
     y = moveaxis(array, ax, -1)
     if ufunc in (np.maximum, np.minimum):
         tied = _tied_running_extremum(ufunc, y)

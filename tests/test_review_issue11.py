@@ -117,3 +117,16 @@ def test_maximum_accumulate_splits_a_tie_evenly_as_np_max():
     out, t = jvp(lambda a: np.maximum.accumulate(a, axis=0), (y,), (np.ones_like(y),))
     assert out.dtype == t.dtype == np.float32
     np.testing.assert_array_equal(out, y)
+
+
+def test_add_and_multiply_accumulate_give_numpys_exact_float32_values():
+    # the pairwise rounds added in another order: float32 values off by many ulps
+    x = np.random.default_rng(0).standard_normal(1000).astype(np.float32)
+    for f in (lambda a: np.add.accumulate(a), lambda a: np.multiply.accumulate(1 + a * 1e-3),
+              lambda a: np.add.accumulate(a.reshape(10, 100), axis=-1)):
+        out, t = jvp(f, (x,), (x,))
+        assert out.dtype == t.dtype == np.float32
+        np.testing.assert_array_equal(out, f(x))
+    z = np.array([2.0, 0.0, 3.0, 0.0, 5.0])
+    np.testing.assert_allclose(jacrev(lambda a: np.multiply.accumulate(a))(z),
+                               jacfwd(lambda a: np.cumprod(a))(z))
