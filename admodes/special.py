@@ -115,8 +115,18 @@ def logsumexp(a, axis=None, b=None, keepdims=False, return_sign=False):
     with np.errstate(divide="ignore", invalid="ignore"):
         if return_sign:
             sign = np.sign(concrete(s))
-            return np.log(np.abs(s)) + m_out, sign
-        return np.log(s) + m_out
+            return _log_at_zero(np.abs(s)) + m_out, sign
+        return _log_at_zero(s) + m_out
+
+
+def _log_at_zero(s: Any) -> Any:
+    """np.log(s), with derivative 0 where s is exactly 0 (a slice of -inf only, or b = 0
+    there): the result is -inf for every nearby input, and forward mode gives 0 (an
+    exactly-zero tangent), but reverse mode would pull back log'(0) * 0 = inf * 0 = nan."""
+    zero = concrete(s) == 0
+    if not np.any(zero):
+        return np.log(s)
+    return np.where(zero, -np.inf, np.log(np.where(zero, 1.0, s)))
 
 
 def _at_least_1d(a: Any) -> Any:

@@ -130,3 +130,25 @@ def test_add_and_multiply_accumulate_give_numpys_exact_float32_values():
     z = np.array([2.0, 0.0, 3.0, 0.0, 5.0])
     np.testing.assert_allclose(jacrev(lambda a: np.multiply.accumulate(a))(z),
                                jacfwd(lambda a: np.cumprod(a))(z))
+
+
+def test_logsumexp_of_a_slice_summing_to_zero_has_derivative_zero_in_both_modes():
+    # a fully masked row (-inf only) or b = 0 there: -inf for every nearby input; forward
+    # mode gave 0, reverse mode inf * 0 = nan
+    import scipy.special as sc
+
+    x = np.array([[0.3, 1.0], [0.2, -1.0]])
+    cases = [
+        lambda a: sc.logsumexp(a - np.array([[np.inf], [0.0]]), axis=1),
+        lambda a: sc.logsumexp(a, b=np.array([[0.0, 0.0], [1.0, 2.0]]), axis=1),
+        lambda a: sc.logsumexp(a, b=np.array([[0.0, 0.0], [1.0, -2.0]]), axis=1,
+                               return_sign=True)[0],
+    ]
+    with warnings.catch_warnings():
+        warnings.simplefilter("ignore", RuntimeWarning)
+        for f in cases:
+            np.testing.assert_allclose(jvp(f, (x,), (np.ones_like(x),))[0], f(x))
+            J = jacrev(f)(x)
+            np.testing.assert_allclose(J, jacfwd(f)(x))
+            np.testing.assert_array_equal(J[0], 0.0)
+            assert np.all(np.isfinite(J))
