@@ -128,6 +128,7 @@ def _check_order(func: str, order: Any, supported: tuple[str, ...]) -> None:
 
 
 _SEQUENCES = (list, tuple)  # operands that may hold traced values (with object arrays)
+_NUMBERS = (bool, int, float, np.bool_, np.integer, np.floating)
 
 
 def lift_objects(a: Any) -> Any:
@@ -140,6 +141,11 @@ def lift_objects(a: Any) -> Any:
         return a
     items = a.ravel().tolist()
     if not any(isinstance(e, Tracer) for e in items):
+        # numbers left over from such an array (np.sign(np.array([x[0], x[1]])) holds
+        # plain floats): numpy would have had a float array all along, so the result of
+        # meeting a traced value must not become a traced OBJECT array
+        if items and all(isinstance(e, _NUMBERS) for e in items):
+            return np.array(items).reshape(a.shape)
         return a
     for e in items:
         if isinstance(e, Tracer) and ndim_of(e) != 0:
@@ -198,8 +204,9 @@ _UFUNC_REDUCTIONS = {np.add: np.sum, np.multiply: np.prod, np.maximum: np.max,
 
 
 def _scan(ufunc, array, axis=0, dtype=None, out=None):
-    """ufunc.accumulate for an associative ufunc: log2(n) rounds of combining each element
-    with the one ``shift`` before it (Hillis and Steele), each round a registered op."""
+    """ufunc.accumulate for an associative ufunc: np.cumsum or np.cumprod for add and
+    multiply; for maximum and minimum, log2(n) rounds of combining each element with the
+    one ``shift`` before it (Hillis and Steele), each round a registered op."""
     name = f"np.{ufunc.__name__}.accumulate"
     _refuse_out(name, out)
     if dtype is not None:
@@ -208,7 +215,15 @@ def _scan(ufunc, array, axis=0, dtype=None, out=None):
     if nd == 0:
         raise TypeError("cannot perform accumulation with a 0-d array")  # numpy's words
     ax = normalize_axis(axis, nd)[0]
+    if ufunc in (np.add, np.multiply):
+        # numpy's np.add.accumulate is np.cumsum (its order of additions, so its exact
+        # values in float32, which the pairwise rounds below would round differently)
+        return HANDLERS[np.cumsum if ufunc is np.add else np.cumprod](array, axis=ax)
     y = moveaxis(array, ax, -1)
+    if ufunc in (np.maximum, np.minimum):
+        tied = _tied_running_extremum(ufunc, y)
+        if tied is not None:
+            return moveaxis(tied, -1, ax)
     n, shift = shape_of(y)[-1], 1
     while shift < n:
         head = _ops.getitem(y, (Ellipsis, slice(None, shift)))
@@ -219,11 +234,42 @@ def _scan(ufunc, array, axis=0, dtype=None, out=None):
     return moveaxis(y, -1, ax)
 
 
+def _tied_running_extremum(ufunc, y):
+    """np.maximum/minimum.accumulate along the last axis where a running extremum is
+    tied (None where none is): each output the mean of the elements equal to it so far,
+    the even split np.max uses, so accumulate(x)[..., -1] has np.max(x)'s derivative
+    (the pairwise rounds of ``_scan`` would split a tie unevenly, 1/2, 1/4, 1/4)."""
+    c = np.asarray(concrete(y))
+    if c.size == 0 or not np.all(np.isfinite(c)):
+        return None
+    m = ufunc.accumulate(c, axis=-1)
+    hit = c == m  # the elements equal to the running extremum when they arrive
+    starts = np.ones(c.shape, dtype=bool)  # where the running extremum changes
+    starts[..., 1:] = m[..., 1:] != m[..., :-1]
+    if np.all(hit == starts):  # each extremum reached once: no tie
+        return None
+    # each position's run: from the last change of the running extremum up to it
+    start = np.maximum.accumulate(np.where(starts, np.arange(c.shape[-1]), 0), axis=-1)
+
+    def so_far_in_run(v):  # the cumulative sum of v within each run (traced or not)
+        run = np.cumsum(v, axis=-1)
+        before = np.concatenate([np.zeros_like(run[..., :1]), run], axis=-1)
+        return run - np.take_along_axis(before, start, axis=-1)
+
+    count = so_far_in_run(hit.astype(c.dtype))
+    mean = so_far_in_run(np.where(hit, y, 0)) / count
+    # the mean of equal numbers may be an ulp off them: add back the exact difference
+    return mean + (m - np.asarray(concrete(mean)))
+
+
 def dispatch_ufunc(ufunc, method, inputs, kwargs):
     inputs = [np.asarray(x) if isinstance(x, (list, tuple)) else x for x in inputs]
     if method == "reduce" and ufunc in _UFUNC_REDUCTIONS:
         (array,) = inputs
         kwargs.setdefault("axis", 0)  # a ufunc reduces axis 0 unless told
+        dtype = kwargs.pop("dtype", None) if ufunc in (np.maximum, np.minimum) else None
+        if dtype is not None:  # np.maximum.reduce takes dtype=, which np.max does not
+            array = _astype(array, dtype)
         return HANDLERS[_UFUNC_REDUCTIONS[ufunc]](array, **kwargs)
     if method == "accumulate" and ufunc in _UFUNC_REDUCTIONS:
         return _scan(ufunc, *inputs, **kwargs)
@@ -534,6 +580,20 @@ def clip(a, a_min=_NOT_GIVEN, a_max=_NOT_GIVEN, out=None, *, min=_NOT_GIVEN, max
     return OPS["clip"](a, lo, hi)
 
 
+def root_at_zero(root: Callable, v: Any) -> Any:
+    """root(v) of a sum of squares or powers (np.sqrt of a variance or squared norm,
+    s ** (1 / p)), with derivative 0 where v is exactly 0 (np.std, np.nanstd, the norms).
+
+    There the function is a cone with no gradient; 0 is its minimal subgradient (as
+    sign(0) = 0). Forward mode gives 0 anyway (an exactly-zero tangent), but reverse mode
+    would pull back root'(0) * 0 = inf * 0 = nan, so both modes take 0.
+    """
+    zero = strip(v) == 0  # a mask (recorded by a jit staging, not a guard on v)
+    if not np.any(zero):
+        return root(v)
+    return np.where(zero, 0.0, root(np.where(zero, 1.0, v)))
+
+
 @handles(np.linalg.norm)
 def norm(x, ord=None, axis=None, keepdims=False):
     """numpy's norms, step by step as numpy takes them, from the registered ops; the
@@ -544,7 +604,7 @@ def norm(x, ord=None, axis=None, keepdims=False):
     if axis is None:
         # numpy's shortcut: the 2-norm of all the elements (any ndim when ord is None)
         if ord is None or (ord in ("f", "fro") and nd == 2) or (ord == 2 and nd == 1):
-            ret = np.sqrt(np.sum(x * x))
+            ret = root_at_zero(np.sqrt, np.sum(x * x))
             return reshape(ret, (1,) * nd) if keepdims else ret
         axis = tuple(range(nd))
     elif not isinstance(axis, tuple):
@@ -563,7 +623,7 @@ def _vector_norm(x, ord, axis, keepdims):
     if isinstance(ord, str):
         raise ValueError(f"Invalid norm order '{ord}' for vectors")
     if ord is None or ord == 2:
-        return np.sqrt(np.sum(x * x, axis=axis, keepdims=keepdims))
+        return root_at_zero(np.sqrt, np.sum(x * x, axis=axis, keepdims=keepdims))
     if ord == 0:  # the count of nonzero elements has no derivative: numpy's own value
         return np.linalg.norm(concrete(x), 0, axis, keepdims)
     a = np.abs(x)
@@ -574,7 +634,8 @@ def _vector_norm(x, ord, axis, keepdims):
     if ord == 1:
         return np.sum(a, axis=axis, keepdims=keepdims)
     s = np.sum(a ** ord, axis=axis, keepdims=keepdims)
-    return s ** np.reciprocal(ord, dtype=result_dtype(s))  # numpy's exponent, its dtype
+    power = np.reciprocal(ord, dtype=result_dtype(s))  # numpy's exponent, its dtype
+    return root_at_zero(lambda v: v ** power, s) if ord > 0 else s ** power
 
 
 def _matrix_norm(x, ord, axis, keepdims):
@@ -589,7 +650,7 @@ def _matrix_norm(x, ord, axis, keepdims):
         pick = {2: np.max, -2: np.min, "nuc": np.sum}[ord]
         ret = np.expand_dims(pick(s, axis=-1), (row, col))
     elif ord is None or ord in ("f", "fro"):
-        ret = np.sqrt(np.sum(x * x, axis=(row, col), keepdims=True))
+        ret = root_at_zero(np.sqrt, np.sum(x * x, axis=(row, col), keepdims=True))
     elif ord in (1, -1, np.inf, -np.inf):
         # 1: the largest column sum of |x|; inf: the largest row sum; negative: smallest
         summed, across = (row, col) if ord in (1, -1) else (col, row)

@@ -31,6 +31,7 @@ from .numpy_api import (
     moveaxis,
     ravel,
     reshape,
+    root_at_zero,
     stack,
     transpose,
 )
@@ -117,12 +118,7 @@ def std(a, axis=None, dtype=None, out=None, ddof=0, keepdims=False, *, where=_NO
         mean=_NOT_GIVEN, correction=_NOT_GIVEN):
     a, axis, ddof, keepdims = _moments_args("np.std", a, axis, dtype, out, ddof, keepdims,
                                             where, mean, correction)
-    v = _var(a, axis, ddof, keepdims)
-    zero = strip(v) == 0
-    if not np.any(zero):
-        return np.sqrt(v)
-    # zero variance: std is 0 and so is its derivative (never sqrt'(0) * 0 = nan)
-    return np.where(zero, 0.0, np.sqrt(np.where(zero, 1.0, v)))
+    return root_at_zero(np.sqrt, _var(a, axis, ddof, keepdims))
 
 
 # -- cumsum, cumprod --------------------------------------------------------------------

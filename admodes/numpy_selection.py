@@ -27,6 +27,7 @@ from .numpy_api import (
     moveaxis,
     ravel,
     reshape,
+    root_at_zero,
 )
 from .ops import getitem
 from .registry import OPS
@@ -470,8 +471,9 @@ def nanvar(a, axis=None, dtype=None, out=None, ddof=0, keepdims=_NOT_GIVEN, *,
 @handles(np.nanstd)
 def nanstd(a, axis=None, dtype=None, out=None, ddof=0, keepdims=_NOT_GIVEN, *,
            where=_NOT_GIVEN, mean=_NOT_GIVEN, correction=_NOT_GIVEN):
-    return np.sqrt(nanvar(a, axis, dtype, out, ddof, keepdims, where=where, mean=mean,
-                          correction=correction))
+    # a slice with one value has variance 0: derivative 0 there, as np.std (not nan)
+    return root_at_zero(np.sqrt, nanvar(a, axis, dtype, out, ddof, keepdims, where=where,
+                                       mean=mean, correction=correction))
 
 
 # -- elementwise extras ---------------------------------------------------------------

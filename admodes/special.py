@@ -22,6 +22,7 @@ import numpy as np
 
 from .core import Tracer, concrete, peek, result_dtype, strip
 from .registry import OPS, _divide, elementwise, explicit
+from .shapes import ndim_of
 
 try:
     import scipy.special as sc
@@ -100,6 +101,7 @@ def _shift(a: Any, axis: Any) -> np.ndarray:
 def logsumexp(a, axis=None, b=None, keepdims=False, return_sign=False):
     """log(sum(b * exp(a))) over ``axis``, shifted by the largest element for stability;
     with ``return_sign`` also the sign of the sum (and log of its magnitude)."""
+    a = _at_least_1d(a)
     if b is not None:  # scipy computes in the common dtype of a and b
         dtype = np.result_type(result_dtype(a), result_dtype(b))
         if result_dtype(a) != dtype:
@@ -113,20 +115,42 @@ def logsumexp(a, axis=None, b=None, keepdims=False, return_sign=False):
     with np.errstate(divide="ignore", invalid="ignore"):
         if return_sign:
             sign = np.sign(concrete(s))
-            return np.log(np.abs(s)) + m_out, sign
-        return np.log(s) + m_out
+            return _log_at_zero(np.abs(s)) + m_out, sign
+        return _log_at_zero(s) + m_out
+
+
+def _log_at_zero(s: Any) -> Any:
+    """np.log(s), with derivative 0 where s is exactly 0 (a slice of -inf only, or b = 0
+    there): the result is -inf for every nearby input, and forward mode gives 0 (an
+    exactly-zero tangent), but reverse mode would pull back log'(0) * 0 = inf * 0 = nan."""
+    zero = strip(s) == 0
+    if not np.any(zero):
+        return np.log(s)
+    return np.where(zero, -np.inf, np.log(np.where(zero, 1.0, s)))
+
+
+def _at_least_1d(a: Any) -> Any:
+    """scipy's view of a 0-d input as shape (1,): axis=0 is valid on it, and
+    logsumexp(x, keepdims=True) of a 0-d x has shape (1,)."""
+    if ndim_of(a) != 0:
+        return a
+    return np.reshape(a, (1,)) if isinstance(a, Tracer) else np.reshape(np.asarray(a), (1,))
 
 
 def softmax(x, axis=None):
     """exp(x) / sum(exp(x)) over ``axis``, shifted by the largest element."""
-    e = np.exp(x - _shift(x, axis))
-    return e / np.sum(e, axis=axis, keepdims=True)
+    x1 = _at_least_1d(x)
+    e = np.exp(x1 - _shift(x1, axis))
+    out = e / np.sum(e, axis=axis, keepdims=True)
+    return out if x1 is x else np.reshape(out, ())
 
 
 def log_softmax(x, axis=None):
     """x - logsumexp(x) over ``axis``, shifted by the largest element."""
-    shifted = x - _shift(x, axis)
-    return shifted - np.log(np.sum(np.exp(shifted), axis=axis, keepdims=True))
+    x1 = _at_least_1d(x)
+    shifted = x1 - _shift(x1, axis)
+    out = shifted - np.log(np.sum(np.exp(shifted), axis=axis, keepdims=True))
+    return out if x1 is x else np.reshape(out, ())
 
 
 def polygamma(n, x):

@@ -170,6 +170,9 @@ SPECS: dict[str, list[Case]] = {
         spec("np.radians(x)", lambda x: np.radians(x), UNARY),
         spec("np.rad2deg(x)", lambda x: np.rad2deg(x), UNARY),
         spec("np.degrees(x)", lambda x: np.degrees(x), UNARY),
+    ],
+    # np.add and np.multiply .accumulate are np.cumsum and np.cumprod
+    "cumprod": [
         spec("np.multiply.accumulate(x)", lambda x: np.multiply.accumulate(x),
              each((5,), (3, 2))),
     ],
@@ -188,7 +191,7 @@ SPECS: dict[str, list[Case]] = {
         spec("np.pad(x, 1) (constant)", lambda x: np.pad(x, 1), each((2,), (2, 2))),
     ],
     "getitem": _gathers(),
-    "add": [
+    "cumsum": [
         spec("np.add.accumulate(x)", lambda x: np.add.accumulate(x), each((5,), (3, 2))),
         spec("np.add.accumulate(x, axis=1)", lambda x: np.add.accumulate(x, axis=1),
              each((2, 4))),
