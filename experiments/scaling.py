@@ -7,7 +7,9 @@ a deep chain of cheap ops, by jacfwd and jacrev, looped (a sweep per direction) 
 vectorized (one sweep), on an (n, m) grid of powers of two and at the extremes m = 1, n = 1.
 
 Variants, timed round-robin: primal (numpy f), the four Jacobians, reverse recording
-(admodes.vjp) and reverse sweep (its pullback); noted once: count_ops' counts, max_abs_error.
+(admodes.vjp) and reverse sweep (its pullback), and the two vectorized Jacobians through
+admodes.jit (staged once per cell, then replayed); noted once: count_ops' counts,
+max_abs_error.
 
 Estimates (d = directions: n forward, m reverse; upper = sizes >= sqrt(largest)): c = T(J)
 / (d T(f)) and c_arith = flops(J) / (d flops(f)), medians over the grid cells with d in the
@@ -23,7 +25,8 @@ upper n with m* inside the grid. At each extreme's largest size, over T(f): one_
 (gradient: reverse looped; fan-out: forward looped), one_sweep_c_arith (its flops / flops(f)),
 one_sweep_slope, many_sweep_cost (the other mode, looped), recording_cost, sweep_cost,
 speedup (many-sweep mode, looped / vectorized). For figures, per cell: time, c_cell, over_f,
-log2_fwd_over_rev. max_abs_error: the worst.
+log2_fwd_over_rev. max_abs_error: the worst. c_jit: c of the jitted Jacobians; jit_speedup:
+T(eager) / T(jit) of the vectorized Jacobians, over the same cells.
 """
 
 from __future__ import annotations
@@ -44,6 +47,9 @@ JACOBIANS = {f"{mode} {kind}": (jac, kind == "vectorized") for (mode, jac), kind
              itertools.product((("forward", admodes.jacfwd), ("reverse", admodes.jacrev)),
                                ("looped", "vectorized"))}
 VARIANTS = ["primal", *JACOBIANS, "reverse recording", "reverse sweep"]
+# the vectorized Jacobians staged by admodes.jit: the same arithmetic without the tracing
+JITTED = {f"{mode} vectorized jit": jac for mode, jac in (("forward", admodes.jacfwd),
+                                                          ("reverse", admodes.jacrev))}
 COL = {"n": "inputs", "m": "outputs"}  # their names as estimate groups ("n" is taken)
 
 
@@ -114,16 +120,20 @@ def measure(cell: dict, cfg: dict, meter) -> None:
     x, cotangent = rng.uniform(-1.0, 1.0, n), np.eye(1, m)[0]  # one output's seed
     _, pullback = admodes.vjp(f, x)
     jacobians = {v: jac(f, vectorized=vec) for v, (jac, vec) in JACOBIANS.items()}
+    jitted = {v: admodes.jit(jac(f)) for v, jac in JITTED.items()}
+    for j in jitted.values():
+        j(x)  # staged here: the timed calls replay
     variants = {"primal": lambda: f(x), **{v: (lambda j=j: j(x)) for v, j in jacobians.items()},
                 "reverse recording": lambda: admodes.vjp(f, x),
-                "reverse sweep": lambda: pullback(cotangent)}
+                "reverse sweep": lambda: pullback(cotangent),
+                **{v: (lambda j=j: j(x)) for v, j in jitted.items()}}
     meter.time(variants)
     if not meter.first:
         return
     _, of_f = meter.count(admodes.vjp, f, x)  # plain numpy is not counted: f as recorded
     meter.note("primal", ops=sum(of_f.ops.values()), flops=of_f.primal_flops)
     out = {}
-    for name, fn in list(variants.items())[1:]:
+    for name, fn in list(variants.items())[1:len(VARIANTS)]:
         out[name], c = meter.count(fn)
         meter.note(name, ops=sum(c.ops.values()), rule_calls=sum(c.rule_ops.values()),
                    **{k: getattr(c, k) for k in ("sweeps", "recordings", "flops", "primal_flops",
@@ -131,6 +141,11 @@ def measure(cell: dict, cfg: dict, meter) -> None:
     for v in JACOBIANS:  # against the other mode's Jacobian, same strategy
         other = out[("reverse" if v[0] == "f" else "forward") + v[7:]]
         meter.note(v, max_abs_error=float(np.max(np.abs(out[v] - other))))
+    for v, j in jitted.items():  # the same ops in the same order: the same bits
+        eager = out[v.removesuffix(" jit")]
+        if not np.array_equal(j(x), eager):
+            raise RuntimeError(f"{v} differs from the eager Jacobian")
+        meter.note(v, stagings=j.stagings, guard_failures=j.guard_failures)
 
 
 def estimate(results: Results) -> Estimates:
@@ -184,6 +199,10 @@ def estimate_family(est: Estimates, times: dict, counts, cfg: dict, family: str)
         add("c_arith", over_cells([flops(n, m, v) / (flops(n, m, "primal") * d)
                                    for n, m, d in cs]), variant=v)
         if v.endswith("vectorized"):
+            jv = f"{v} jit"
+            add("c_jit", over_cells([over_f(n, m, jv) / d for n, m, d in cs]), variant=jv)
+            add("jit_speedup", over_cells([times[n, m, v] / times[n, m, jv] for n, m, _ in cs]),
+                variant=jv)
             continue
         a, b = linear_fit([times[n, m, "primal"].value for n, m, _ in cs],
                           [times[n, m, v] / d for n, m, d in cs])
@@ -327,6 +346,9 @@ FINDINGS = """\
   }} (ADOL-C's m = n/2), the highest {{ cross[-1] | versus(2) }} (m = 2n - 1, as looped
   forward re-evaluates f){% endif %}; in counted flops m* / n is
   {{ span(E, "crossover_flops_over_n") }}.
+- Through admodes.jit (staged once, then replayed), a vectorized Jacobian costs c = {{ span(E,
+  "c_jit") }} times T(f) per direction, {{ span(E, "jit_speedup") }} times faster than eagerly:
+  what tracing costs on top of the AD arithmetic.
 - Vectorized forward mode's time grows against n with slope {{ span(E, "slope_time",
   against="slope_reference", **vec) }}, against the slope its arithmetic predicts (1 + that
   of flops(f); Table 2); for the largest gradient it is {{ span(E, "speedup",

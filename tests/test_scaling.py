@@ -62,9 +62,10 @@ def test_every_replicate_times_every_variant_of_every_cell(tiny):
     outcome, rows, _ = tiny
     assert outcome.complete, outcome.reason
     cells = len(TINY["families"]) * (3 * 3 + 2)  # the 3 x 3 grid, gradient and fan-out at 8
-    assert rows.cell.nunique() == cells and set(rows.variant) == set(scaling.VARIANTS)
+    variants = [*scaling.VARIANTS, *scaling.JITTED]
+    assert rows.cell.nunique() == cells and set(rows.variant) == set(variants)
     per = rows.groupby(["replicate", "cell", "variant"]).size()
-    assert len(per) == 2 * cells * len(scaling.VARIANTS) and (per == TINY["samples"]).all()
+    assert len(per) == 2 * cells * len(variants) and (per == TINY["samples"]).all()
     assert (rows.wall_s > 0).all() and (rows.cpu_s >= 0).all()
     assert set(rows[rows.part == "gradient"].m) == {1}
     assert set(rows[rows.part == "fan_out"].n) == {1}
@@ -161,3 +162,13 @@ def test_unknown_families_and_bad_chain_depths_are_refused():
         scaling.cells(cfg)
     with pytest.raises(ValueError, match="multiple of 4"):
         scaling.deep_chain(2, 2, np.random.default_rng(0), {"chain_depth": 6, "chain_width": 2})
+
+
+def test_the_jitted_jacobians_are_staged_once_and_estimated(tiny):
+    _, rows, est = tiny
+    staged = rows.dropna(subset=["stagings"])
+    assert set(staged.variant) == set(scaling.JITTED)
+    assert (staged.stagings == 1).all() and (staged.guard_failures == 0).all()
+    for quantity in ("c_jit", "jit_speedup"):
+        got = est[est.quantity == quantity]
+        assert set(got.variant) == set(scaling.JITTED) and (got.value > 0).all()
