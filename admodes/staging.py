@@ -457,35 +457,22 @@ class Jitted:
                             f"arguments {sorted(kwargs)} are not staged)")
         signature, leaves, tree, static = self._split(args)
         variants = self.variants.setdefault(signature, [])
-        if not any(isinstance(x, Tracer) for x in leaves):
-            for program in variants:
-                try:
-                    outs = program.run(*leaves)
-                except GuardFailed:
-                    self.guard_failures += 1
-                    note("guard_failures")
-                    continue
-                self.replays += 1
-                note("replays")
-                return tree_unflatten(program.out_tree, list(outs))
-            program, outs = self._stage(args, static, tree, leaves)
-            variants.append(program)
-            return tree_unflatten(program.out_tree, outs)
         # traced arguments (grad(jit(f)), jit inside jit): the program's ops are applied
         # through the registry, so the transformation around differentiates them
+        traced = any(isinstance(x, Tracer) for x in leaves)
         for program in variants:
             try:
-                outs = _replay(program, leaves)
+                outs = _replay(program, leaves) if traced else program.run(*leaves)
             except GuardFailed:
                 self.guard_failures += 1
                 note("guard_failures")
                 continue
             self.replays += 1
             note("replays")
-            return tree_unflatten(program.out_tree, outs)
-        program, _ = self._stage(args, static, tree, [peek(x) for x in leaves])
+            return tree_unflatten(program.out_tree, list(outs))
+        program, outs = self._stage(args, static, tree, [peek(x) for x in leaves])
         variants.append(program)
-        return tree_unflatten(program.out_tree, _replay(program, leaves))
+        return tree_unflatten(program.out_tree, _replay(program, leaves) if traced else outs)
 
     def _stage(self, args, static, tree, leaves) -> tuple[Program, list]:
         from .numpy_api import lift_objects
