@@ -54,6 +54,13 @@ def numpy_names() -> dict[str, list[str]]:
     differentiable.update(_qualified(u) for u in COMPOSITE_UFUNCS)
     functions = {_qualified(f) for f in HANDLERS}
     functions.update(_qualified(f) for f in UFUNCS if not isinstance(f, np.ufunc))
+    if sys.modules.get("scipy.special") is not None:
+        from .special import WRAPPED  # scipy's Python functions, wrapped on import
+
+        functions.update(f"scipy.special.{name}" for name in WRAPPED)
+    # scipy's digamma is the ufunc named psi
+    differentiable = {n.replace("scipy.special.psi", "scipy.special.digamma")
+                      for n in differentiable}
     methods = sorted(name for name in dir(NumpyMethods)
                      if not name.startswith("_") and name not in ("T",)) + ["T"]
     groups = {
