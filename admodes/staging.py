@@ -278,10 +278,13 @@ def build_program(staging: Staging, n_inputs: int, outputs: list, out_tree: Any,
     def resolve(ref):
         return ("v", alias.get(ref[1], ref[1])) if ref[0] == "v" else ref
 
+    # an output stays its own array: dropping x * 1.0 there would hand back the input
+    # itself, which a caller writing into the result would then change
+    outputs_of = {r[1] for r in outputs if r[0] == "v"}
     steps: list[Instr] = []
     for ins in staging.instrs:
         ins = Instr(ins.op, tuple(resolve(a) for a in ins.args), ins.params, ins.out, ins.guard)
-        same_as = _is_identity(ins, staging.values)
+        same_as = None if ins.out in outputs_of else _is_identity(ins, staging.values)
         if same_as is not None:
             alias[ins.out] = same_as
             continue

@@ -178,6 +178,16 @@ def test_identity_ops_are_dropped():
     assert f.source(np.ones(3)).count(" = ") == 1
 
 
+def test_an_output_is_never_the_input_itself():
+    x = np.array([1.0, 2.0])
+    g = jit(lambda x: x * 1.0)
+    for _ in range(2):  # staged, then replayed
+        y = g(x)
+        assert y is not x and not np.shares_memory(y, x)
+        y[0] = 5.0
+        assert x[0] == 1.0
+
+
 def test_jit_composes_both_ways_and_nests():
     def loss(w, x):
         return np.sum(np.tanh(x @ w) ** 2)
