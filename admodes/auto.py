@@ -3,12 +3,12 @@
 The rule, from the costs admodes's own scaling experiment measures (reference run,
 ``reports/reference/scaling/estimates.csv``): one vectorized sweep costs about c * T(f)
 per direction, with c the same in both modes within the intervals (dense net: forward
-0.69 [0.59, 0.78], reverse 0.64 [0.58, 0.73]; elementwise mix 0.59 against 0.56; deep chain
-0.14 against 0.15). So a Jacobian's cost follows the number of directions: n input
+0.63 [0.59, 0.77], reverse 0.59 [0.54, 0.71]; elementwise mix 0.46 against 0.45; deep chain
+0.147 against 0.148). So a Jacobian's cost follows the number of directions: n input
 elements in forward mode, m output elements in reverse mode, plus one recording for
 reverse. Reverse mode is chosen when m <= n (the looped sweeps' measured crossover m*/n
-is 1.04 [0.86, 1.38] on the dense net and 1.47 on the other two families, so ties go to
-reverse); forward mode otherwise. ADOL-C's driver switches at m > n / 2 instead.
+is 1.22 [1.08, 1.46] on the dense net and 1.50 and 1.64 on the other two families, so
+ties go to reverse); forward mode otherwise. ADOL-C's driver switches at m > n / 2 instead.
 
 Memory decides the strategy: a vectorized sweep of k directions holds k tangents (or
 cotangents) of the intermediates alive at once; the sizes come from one recording of f
