@@ -26,7 +26,7 @@ from .core import (
 )
 from .forward import Dual, ForwardTrace
 from .inputs import _check_input, _check_subclass, _describe
-from .numpy_api import lift_objects
+from .numpy_api import lift_outputs
 from .reverse import Tape, Var
 from .tree import TreeDef, tree_flatten, tree_unflatten
 
@@ -154,15 +154,6 @@ def _check_outputs(out: Any, leaves: list[Any], origin: tuple[str, Any], own: An
 # -- the two engines, on flat lists of leaves -----------------------------------------
 
 
-def _lift_outputs(out: Any) -> Any:
-    """Object arrays of traced values among the outputs (np.array([x[0] ** 2, x[1]]))
-    become traced arrays, while their transformation is still running."""
-    leaves, tree = tree_flatten(out)
-    if not any(type(o) is np.ndarray and o.dtype.kind == "O" for o in leaves):
-        return out
-    return tree_unflatten(tree, [lift_objects(o) for o in leaves])
-
-
 class _collector_paused:
     """Pause Python's cycle collector while an engine runs. The engines make no reference
     cycles, so a collection during a sweep finds nothing to free; it would only walk the
@@ -190,7 +181,7 @@ def forward_sweep(flat_fun: Callable, leaves: list, tangents: list,
     args = [x if t is None else Dual(x, t, trace) for x, t in zip(leaves, tangents)]
     try:
         with _collector_paused():
-            out = _lift_outputs(flat_fun(args))
+            out = lift_outputs(flat_fun(args))
     finally:
         trace.active = False  # a dual kept beyond this point has escaped
     out_leaves, out_tree = tree_flatten(out)
@@ -221,7 +212,7 @@ def record(flat_fun: Callable, leaves: list,
     args = [tape.input(_snapshot(x)) for x in leaves]
     try:
         with _collector_paused():
-            out = _lift_outputs(flat_fun(args))
+            out = lift_outputs(flat_fun(args))
     finally:
         tape.active = False  # the tape can be swept; a Var kept beyond here has escaped
     out_leaves, out_tree = tree_flatten(out)

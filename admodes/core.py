@@ -176,6 +176,12 @@ def peek(value: Any) -> Any:
     return value
 
 
+def zeros_of(value: Any) -> Any:
+    """Zeros of a possibly traced value's shape and dtype (0.0 for a Python float)."""
+    v = peek(value)
+    return 0.0 if type(v) is float else np.zeros(np.shape(v), np.result_type(v))
+
+
 def strip(value: Any) -> Any:
     """``value`` without its derivative levels: the plain value, or the staged value of a
     jit staging beneath them (so ops on it are still recorded)."""

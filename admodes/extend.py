@@ -14,8 +14,8 @@ from typing import Any
 import numpy as np
 
 from .api import vjp as _vjp
-from .core import Tracer, bind, peek
-from .registry import FUNCTIONS, OPS, UFUNCS, Op, elementwise, explicit
+from .core import Tracer, bind, peek, zeros_of
+from .registry import FUNCTIONS, OPS, UFUNCS, Op, apply_op, elementwise, explicit
 from .registry import nondiff as _nondiff_form
 from .shapes import ndim_of, shape_of
 
@@ -91,13 +91,6 @@ def defop(name: str, impl: Callable[..., Any], *, partials: Sequence[Any] | None
     return op
 
 
-def _apply(op: Op, *args, **params):
-    """``op`` on values that may be traced: through ``bind`` so outer levels see it."""
-    if any(isinstance(a, Tracer) for a in args):
-        return bind(op, *args, **params)
-    return op.impl(*args, **params)
-
-
 def _user_linear(name: str, impl: Callable, transpose: Callable, doc: str,
                  replace: bool) -> Op:
     """A linear op and, for each input, a companion op applying its transpose (whose own
@@ -109,24 +102,24 @@ def _user_linear(name: str, impl: Callable, transpose: Callable, doc: str,
         return (gs if isinstance(gs, tuple) else (gs,))[i]
 
     def transpose_jvp(primals, tangents, out, *, like, i, params):
-        return _apply(transposed, tangents[0], like=like, i=i, params=params)
+        return apply_op(transposed, tangents[0], like=like, i=i, params=params)
 
     def transpose_vjp(g, primals, out, *, like, i, params):
         ts = [np.zeros(np.shape(x), np.result_type(x)) for x in like]
         ts[i] = g
-        return _apply(op, *ts, **params)
+        return apply_op(op, *ts, **params)
 
     transposed = explicit(f"{name}.T", transpose_impl, per_direction_jvp(transpose_jvp),
                           per_direction_vjp(transpose_vjp))
     del OPS[transposed.name]  # reached through the op only
 
     def jvp(primals, tangents, out, **params):
-        return _apply(op, *[_zeros_like(p) if t is None else t
+        return apply_op(op, *[zeros_of(p) if t is None else t
                             for p, t in zip(primals, tangents)], **params)
 
     def vjp(ct, primals, out, **params):
         like = tuple(peek(p) for p in primals)  # a transpose reads shapes only
-        return tuple(_apply(transposed, ct, like=like, i=i, params=params)
+        return tuple(apply_op(transposed, ct, like=like, i=i, params=params)
                      for i in range(len(primals)))
 
     op = explicit(name, impl, per_direction_jvp(jvp), per_direction_vjp(vjp), doc=doc,
@@ -205,7 +198,7 @@ class custom_jvp:
         return self.fun(*args, **kwargs)
 
     def _jvp(self, primals, tangents, out, **kwargs):
-        tangents = [_zeros_like(p) if t is None else t for p, t in zip(primals, tangents)]
+        tangents = [zeros_of(p) if t is None else t for p, t in zip(primals, tangents)]
         return self.rule(tuple(primals), tuple(tangents), **kwargs)[1]
 
     def _vjp(self, ct, primals, out, **kwargs):
@@ -213,7 +206,7 @@ class custom_jvp:
         def tangent_map(*ts):
             return self.rule(tuple(primals), ts, **kwargs)[1]
 
-        return _vjp(tangent_map, *[_zeros_like(p) for p in primals])[1](ct)
+        return _vjp(tangent_map, *[zeros_of(p) for p in primals])[1](ct)
 
 
 def per_direction_jvp(jvp: Callable[..., Any]) -> Callable[..., Any]:
@@ -257,7 +250,7 @@ def per_direction_vjp(vjp: Callable[..., Any]) -> Callable[..., Any]:
             elif all(r[i] is None for r in rows):
                 grads.append(None)
             else:
-                column = [_zeros_like(p) if r[i] is None else r[i] for r in rows]
+                column = [zeros_of(p) if r[i] is None else r[i] for r in rows]
                 grads.append(np.reshape(np.stack(column), batch + shape_of(p)))
         return tuple(grads)
 
@@ -266,11 +259,6 @@ def per_direction_vjp(vjp: Callable[..., Any]) -> Callable[..., Any]:
 
 def _dtype(v: Any) -> np.dtype:
     return np.result_type(peek(v))
-
-
-def _zeros_like(p: Any) -> Any:
-    c = peek(p)
-    return 0.0 if type(c) is float else np.zeros(np.shape(c), np.result_type(c))
 
 
 def _batch_shape(tangents, primals) -> tuple[int, ...]:

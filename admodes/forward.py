@@ -23,7 +23,17 @@ from typing import Any
 
 import numpy as np
 
-from .core import NO_PARAMS, Tracer, _counters, bind, check_constant, escaped, new_level
+from .core import (
+    NO_PARAMS,
+    Tracer,
+    _counters,
+    bind,
+    check_constant,
+    escaped,
+    new_level,
+    peek,
+    zeros_of,
+)
 from .counting import counted_jvp
 from .inputs import _check_input
 from .numpy_api import NumpyMethods
@@ -180,23 +190,17 @@ def dual(primal: Any, tangent: Any, lv: level | None = None) -> Dual:
     """
     trace = _level_of(lv, "dual")
     _check_input(primal, "the primal of a dual")
-    p_shape = np.shape(concrete_value(primal))
+    p_shape = np.shape(peek(primal))
     t = np.asarray(tangent) if not isinstance(tangent, (float, Tracer)) else tangent
     _check_input(t, "the tangent of a dual")
-    t_shape = np.shape(concrete_value(t))
+    t_shape = np.shape(peek(t))
     if t_shape[len(t_shape) - len(p_shape):] != p_shape or len(t_shape) < len(p_shape):
         raise ValueError(f"a tangent of shape {t_shape} does not fit a primal of shape "
                          f"{p_shape}: give it the primal's shape, or extra leading axes "
                          f"for a batch of directions")
-    if isinstance(t, np.ndarray) and t.dtype != np.result_type(concrete_value(primal)):
-        t = t.astype(np.result_type(concrete_value(primal)))
+    if isinstance(t, np.ndarray) and t.dtype != np.result_type(peek(primal)):
+        t = t.astype(np.result_type(peek(primal)))
     return Dual(primal, t, trace)
-
-
-def concrete_value(v: Any) -> Any:
-    while isinstance(v, Tracer):
-        v = v.primal
-    return v
 
 
 def primal(y: Any, lv: level | None = None) -> Any:
@@ -212,5 +216,4 @@ def tangent(y: Any, lv: level | None = None) -> Any:
     trace = _level_of(lv, "tangent")
     if type(y) is Dual and y._trace is trace:
         return y.tangent
-    v = concrete_value(y)
-    return 0.0 if isinstance(v, float) else np.zeros(np.shape(v), np.result_type(v))
+    return zeros_of(y)

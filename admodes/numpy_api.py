@@ -21,6 +21,7 @@ from . import ops as _ops  # noqa: F401  (the entries: OPS is complete from here
 from .core import NO_PARAMS, Tracer, bind, concrete, holds_tracer, peek, result_dtype, strip
 from .registry import FUNCTIONS, OPS, UFUNCS
 from .shapes import index_params, ndim_of, normalize_axis, shape_of
+from .tree import tree_flatten, tree_unflatten
 
 
 def _nan_ignoring(pick: Callable) -> Callable:
@@ -160,6 +161,15 @@ def lift_objects(a: Any) -> Any:
     if a.shape != (len(items),):
         packed = reshape(packed, a.shape)
     return packed if result_dtype(packed) == dtype else _astype(packed, dtype)
+
+
+def lift_outputs(out: Any) -> Any:
+    """A transformation's outputs with their object arrays of traced values lifted to
+    traced arrays (done while the transformation still runs)."""
+    leaves, tree = tree_flatten(out)
+    if not any(type(o) is np.ndarray and o.dtype.kind == "O" for o in leaves):
+        return out
+    return tree_unflatten(tree, [lift_objects(o) for o in leaves])
 
 
 def _lift_all(values: Any) -> Any:

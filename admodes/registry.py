@@ -91,7 +91,7 @@ def _elementwise_flops(per_element: int) -> Callable[[Shapes, dict], int]:
     return lambda shapes, params: per_element * size_of(np.broadcast_shapes(*shapes))
 
 
-def _apply_linear(op: Op, *ts, **params):
+def apply_op(op: Op, *ts, **params):
     """The op itself on tangents: through ``bind`` when an outer level traces them (so it
     is differentiated like any other op: third derivatives of indexing), else directly."""
     for t in ts:
@@ -295,12 +295,12 @@ def linear(name: str, impl: Callable, transpose: Callable, flops=None, cost: str
 
     def jvp(primals, tangents, out, params):
         if len(primals) == 1:
-            return _apply_linear(op, tangents[0], **params)
+            return apply_op(op, tangents[0], **params)
         nb_shape = next(shape_of(t)[: ndim_of(t) - ndim_of(x)]
                         for x, t in zip(primals, tangents) if t is not None)
         ts = [t if t is not None else np.zeros(nb_shape + shape_of(x), result_dtype(out))
               for x, t in zip(primals, tangents)]
-        return _apply_linear(op, *ts, **params)
+        return apply_op(op, *ts, **params)
 
     def vjp(ct, primals, out, params, wanted):
         gs = transpose(ct, *primals, **params)

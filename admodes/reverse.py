@@ -36,6 +36,7 @@ from .core import (
     new_level,
     note,
     peek,
+    zeros_of,
 )
 from .counting import counted_sum, counted_vjp
 from .inputs import _check_input
@@ -281,7 +282,7 @@ class Var(NumpyMethods, Tracer):
         if _result == "adjoints":
             return cts
         if _result == "inputs":
-            return tuple(_zeros_like(tape.nodes[i][3]) if cts[i] is None else cts[i]
+            return tuple(zeros_of(tape.nodes[i][3]) if cts[i] is None else cts[i]
                          for i in tape.inputs)
         return None
 
@@ -294,12 +295,7 @@ class Var(NumpyMethods, Tracer):
             raise ValueError(f"{self.name} has no gradient yet: call .backward() on a value "
                              f"computed from it first")
         ct = tape.adjoints[self._index] if self._index < len(tape.adjoints) else None
-        return _zeros_like(self.primal) if ct is None else ct
-
-
-def _zeros_like(v: Any) -> Any:
-    v = peek(v)
-    return 0.0 if type(v) is float else np.zeros(np.shape(v), np.result_type(v))
+        return zeros_of(self.primal) if ct is None else ct
 
 
 def _short(v: Any) -> str:

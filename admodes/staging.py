@@ -33,7 +33,7 @@ from .core import (
     note,
     peek,
 )
-from .numpy_api import NumpyMethods
+from .numpy_api import NumpyMethods, lift_outputs
 from .registry import Op
 from .tree import tree_flatten, tree_unflatten
 
@@ -478,8 +478,6 @@ class Jitted:
         return tree_unflatten(program.out_tree, _replay(program, leaves) if traced else outs)
 
     def _stage(self, args, static, tree, leaves) -> tuple[Program, list]:
-        from .numpy_api import lift_objects
-
         for x in leaves:
             _leaf_signature(x)  # a clear error for an argument that cannot be staged
         staging = Staging(self.fun)
@@ -487,10 +485,8 @@ class Jitted:
         note("stagings")
         inputs = [staging.new_var(x) for x in leaves]
         try:
-            out = self.fun(*self._args(args, static, tree, inputs))
+            out = lift_outputs(self.fun(*self._args(args, static, tree, inputs)))
             out_leaves, out_tree = tree_flatten(out)
-            out_leaves = [lift_objects(o) if type(o) is np.ndarray and o.dtype.kind == "O"
-                          else o for o in out_leaves]
         finally:
             staging.active = False
         outputs = []
